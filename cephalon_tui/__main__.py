@@ -1,0 +1,3 @@
+from cephalon_tui.cli import main
+
+main()

@@ -1,0 +1,65 @@
+"""The ``cephalon`` command line. Commands live in ``cephalon_tui.commands``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from cephalon_tui.commands import doctor as doctor_cmd
+from cephalon_tui.commands import events, policy
+from cephalon_tui.output import console, print_error
+from cephalon_tui.state import CliState
+from engine import __version__
+from engine.errors import CephalonError
+
+app = typer.Typer(
+    name="cephalon",
+    help="Cephalon: an always-on LLM agent whose mind you can watch.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(events.app, name="events")
+app.add_typer(policy.app, name="policy")
+app.command("doctor")(doctor_cmd.doctor)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"cephalon {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def root(
+    ctx: typer.Context,
+    home: Path | None = typer.Option(
+        None, "--home", help="Data dir (default: $CEPHALON_HOME, else the platform data dir)."
+    ),
+    daemon: bool = typer.Option(False, "--daemon", help="Run the engine headless."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """Run the console (no command), the headless daemon (--daemon), or a command."""
+    state = CliState(home=home)
+    ctx.obj = state
+    if daemon:
+        from engine.daemon import run_daemon
+
+        raise typer.Exit(run_daemon(state.settings))
+    if ctx.invoked_subcommand is None:
+        from cephalon_tui.main_job import run_main_job
+
+        raise typer.Exit(run_main_job(state))
+
+
+def main() -> None:
+    """Entry point: run the app; user errors print one line and exit non-zero."""
+    try:
+        app()
+    except CephalonError as exc:
+        print_error(str(exc))
+        sys.exit(exc.exit_code)

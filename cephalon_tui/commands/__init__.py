@@ -1,0 +1,1 @@
+"""CLI command groups; each module exposes a typer app or command function."""
