@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from engine.store.migrations import m001_initial
+from engine.store.migrations import m001_initial, m002_tool_runtime
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,9 @@ class Migration:
     apply: Callable[[duckdb.DuckDBPyConnection], None]
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "m001_initial", m001_initial.apply),)
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "m001_initial", m001_initial.apply),
+    Migration(2, "m002_tool_runtime", m002_tool_runtime.apply),
+)
 
 LATEST_VERSION = MIGRATIONS[-1].version
