@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from engine.store.migrations import m001_initial, m002_tool_runtime
+from engine.store.migrations import m001_initial, m002_tool_runtime, m003_memory_vectors
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "m001_initial", m001_initial.apply),
     Migration(2, "m002_tool_runtime", m002_tool_runtime.apply),
+    Migration(3, "m003_memory_vectors", m003_memory_vectors.apply),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

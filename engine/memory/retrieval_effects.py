@@ -1,0 +1,128 @@
+"""What retrieving memories does to them.
+
+Returned memories get an access timestamp and ``reinforce`` (alpha += amount,
+capped so a mutable memory's mean never exceeds the safety ceiling); near misses
+(ranks just below the cut) get ``contradict`` (beta += amount); memories returned
+together count a co-access. Immutable memories never change weight.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import duckdb
+import structlog
+
+from engine.clock import to_naive_utc
+from engine.policy import Policy
+from engine.store import Store
+
+if TYPE_CHECKING:
+    from engine.memory.search import SearchResult
+
+log = structlog.get_logger("cephalon.memory")
+
+
+def apply_retrieval_effects(
+    store: Store, policy: Policy, now: datetime, result: SearchResult, wait: bool = True
+) -> None:
+    """Write the effects of one search in one transaction.
+
+    Args:
+        store: the store.
+        policy: amounts, near-miss ranks and the weight ceiling.
+        now: the access time.
+        result: the search whose hits and near misses are affected.
+        wait: block until committed (False: queue it; searches stay fast).
+    """
+    r = policy.retrieval
+    hit_ids = [h.id for h in result.hits]
+    miss_ids = [
+        h.id
+        for h in result.near_misses
+        if r.near_miss_first_rank <= h.rank <= r.near_miss_last_rank
+    ]
+    cap = policy.weights.max_center
+    stamp = now.timestamp()
+    pairs = [(a, b) for a, b in itertools.combinations(sorted(hit_ids), 2)]
+
+    def job(cur: duckdb.DuckDBPyConnection) -> None:
+        cur.execute(
+            "UPDATE memories SET access_timestamps = list_append(access_timestamps, $1), "
+            "depth_weight_alpha = CASE WHEN immutable THEN depth_weight_alpha ELSE "
+            "greatest(depth_weight_alpha, least(depth_weight_alpha + $2, "
+            "$3 * depth_weight_beta / (1 - $3))) END WHERE id = ANY($4)",
+            [stamp, r.reinforce_retrieved, cap, hit_ids],
+        )
+        if miss_ids:
+            cur.execute(
+                "UPDATE memories SET depth_weight_beta = depth_weight_beta + $1 "
+                "WHERE id = ANY($2) AND NOT immutable",
+                [r.contradict_near_miss, miss_ids],
+            )
+        if pairs:
+            cur.execute(
+                "INSERT INTO co_access SELECT unnest($1), unnest($2), 1, $3 "
+                "ON CONFLICT (a, b) DO UPDATE SET count = count + 1, last_at = excluded.last_at",
+                [[a for a, _ in pairs], [b for _, b in pairs], to_naive_utc(now)],
+            )
+
+    if wait:
+        store.write(job)
+        return
+    assert store.writer is not None
+    future = store.writer.submit(job)
+    future.add_done_callback(
+        lambda f: f.exception() and log.error("retrieval effects failed", error=str(f.exception()))
+    )
+
+
+def record_inclusions(
+    cur: duckdb.DuckDBPyConnection,
+    turn_id: int | None,
+    context_id: str,
+    items: list[tuple[int, int]],
+    now: datetime,
+    tau_seconds: float,
+) -> int:
+    """Log memories that went into a context and update their access statistics.
+
+    ``included_count_decay`` decays exponentially with ``tau`` since the last
+    inclusion and then counts this one: ``c * exp(-dt / tau) + 1``.
+
+    Args:
+        cur: the writer's cursor, inside a transaction.
+        turn_id: the turn, if any.
+        context_id: the context (for the log).
+        items: (memory id, tokens) pairs, in context order.
+        now: naive-UTC inclusion time.
+        tau_seconds: decay time constant.
+
+    Returns:
+        How many inclusions were recorded.
+    """
+    if not items:
+        return 0
+    ids = [memory_id for memory_id, _ in items]
+    cur.execute(
+        "INSERT INTO context_inclusions (turn_id, memory_id, section, rank, score, explain, ts) "
+        "SELECT $1, unnest($2), 'context_log', unnest($3), NULL, unnest($4), $5",
+        [
+            turn_id,
+            ids,
+            list(range(1, len(ids) + 1)),
+            [json.dumps({"context_id": context_id, "tokens": t}) for _, t in items],
+            now,
+        ],
+    )
+    cur.execute(
+        "UPDATE memories SET included_count_decay = included_count_decay * "
+        "exp(-coalesce(epoch($1) - epoch(last_included_at), 0) / $2) + 1, "
+        "last_included_at = $1, access_timestamps = list_append(access_timestamps, epoch($1)) "
+        "WHERE id = ANY($3)",
+        [now, tau_seconds, ids],
+    )
+    return len(items)

@@ -1,0 +1,324 @@
+"""The memory subsystem as one object: store, embed, index, search, forget.
+
+DuckDB is the source of truth. On open the keyword index is rebuilt from it and
+the vector index is verified (model, dimension, checksum, count) and rebuilt
+from the stored f16 vectors when anything is off. A write commits rows and
+vectors in one transaction; the in-memory indexes are updated after the commit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import numpy.typing as npt
+import structlog
+
+from engine.clock import Clock, to_naive_utc
+from engine.memory.embed import Embedder, prefixed_text
+from engine.memory.keyword import KeywordIndex
+from engine.memory.records import Memory, NewMemory
+from engine.memory.repository import MemoryRepository
+from engine.memory.rerank import Reranker
+from engine.memory.retrieval_effects import apply_retrieval_effects, record_inclusions
+from engine.memory.search import HybridSearcher, Mode, SearchResult
+from engine.memory.vector_index import IndexStatus, UsearchVectorIndex
+from engine.policy import Policy
+from engine.store import Store
+
+log = structlog.get_logger("cephalon.memory")
+Progress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)`` for long work (index rebuild, import)."""
+
+
+@dataclass(frozen=True)
+class OpenReport:
+    """What ``open`` found and did."""
+
+    memories: int
+    index_status: str
+    index_detail: str
+    rebuilt: bool
+    vectors: int
+
+
+def _slug(model: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in model)
+
+
+class MemoryService:
+    """Long-term memory: add, search (explained), pin, forget, import."""
+
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        policy: Policy,
+        clock: Clock,
+        index_dir: Path,
+        reranker: Reranker | None = None,
+        threads: int = 2,
+        seed: int = 0,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.policy = policy
+        self.clock = clock
+        self.repo = MemoryRepository(store)
+        self.keyword = KeywordIndex(policy.retrieval.bm25_k1, policy.retrieval.bm25_b)
+        self.index_path = index_dir / f"memories-{_slug(embedder.name)}.usearch"
+        self.reranker = reranker
+        self.rng = np.random.default_rng(seed)
+        self._threads = threads
+        self.vectors = self._new_index()
+        self.searcher = HybridSearcher(
+            self.repo, self.keyword, self.vectors, policy, clock, reranker
+        )
+        self._dirty = False
+
+    def _new_index(self) -> UsearchVectorIndex:
+        ix = self.policy.index
+        return UsearchVectorIndex(
+            model=self.embedder.name,
+            dim=self.embedder.dim,
+            connectivity=ix.connectivity,
+            expansion_add=ix.expansion_add,
+            expansion_search=ix.expansion_search,
+            add_threads=1,
+            rebuild_threads=self._threads,
+        )
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def open(self, progress: Progress | None = None) -> OpenReport:
+        """Build the keyword index and verify (or rebuild) the vector index.
+
+        Args:
+            progress: called as ``progress(stage, done, total)``.
+
+        Returns:
+            What was found and whether the vector index was rebuilt.
+        """
+        total = self.repo.count()
+        done = 0
+        for batch in self.repo.iter_texts():
+            done += self.keyword.add_many(batch)
+            if progress:
+                progress("keyword index", done, total)
+        ix = self.policy.index
+        opened = UsearchVectorIndex.open(
+            self.index_path,
+            expected_model=self.embedder.name,
+            expected_dim=self.embedder.dim,
+            connectivity=ix.connectivity,
+            expansion_add=ix.expansion_add,
+            expansion_search=ix.expansion_search,
+            rebuild_threads=self._threads,
+        )
+        stored = self.repo.count_vectors(self.embedder.name)
+        status, detail = opened.status.value, opened.detail
+        if opened.status is IndexStatus.OK and len(opened.index) != stored:
+            status = "stale-count"
+            detail = f"index holds {len(opened.index)} vectors, the database {stored}"
+        self.vectors = opened.index if status == IndexStatus.OK.value else self._new_index()
+        self.searcher.vectors = self.vectors
+        rebuilt = status != IndexStatus.OK.value
+        if rebuilt:
+            log.warning("vector index rebuild", status=status, detail=detail, vectors=stored)
+            self._rebuild(stored, progress)
+        return OpenReport(total, status, detail, rebuilt, len(self.vectors))
+
+    def _rebuild(self, total: int, progress: Progress | None) -> None:
+        done = 0
+        for ids, vectors in self.repo.iter_vectors(
+            self.embedder.name, self.embedder.dim, self.policy.index.rebuild_batch
+        ):
+            self.vectors.add(ids, vectors)
+            done += len(ids)
+            if progress:
+                progress("vector index", done, total)
+        self.save_index()
+
+    def save_index(self) -> None:
+        """Write the vector index atomically with its checksum."""
+        self.index_path.parent.mkdir(parents=True, exist_ok=True)
+        self.vectors.save(self.index_path)
+        self._dirty = False
+
+    def close(self) -> None:
+        """Save the vector index if it changed."""
+        if self._dirty:
+            self.save_index()
+
+    # -- writes -------------------------------------------------------------------------
+
+    def embedding_text(self, memory: NewMemory | Memory) -> str:
+        """The text embedded for a memory (with its type prefix when the policy says so)."""
+        e = self.policy.embedding
+        if not e.use_type_prefixes:
+            return memory.content
+        return prefixed_text(memory.kind, memory.content, e.type_prefixes)
+
+    def embed_texts(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Embed texts; a text over the token limit is embedded in chunks and averaged,
+        never truncated."""
+        limit = min(self.policy.embedding.max_tokens, self.embedder.max_tokens)
+        pieces: list[str] = []
+        owners: list[int] = []
+        for i, text in enumerate(texts):
+            for piece in self._chunks(text, limit):
+                pieces.append(piece)
+                owners.append(i)
+        if not pieces:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        vectors = self.embedder.embed(pieces)
+        out = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
+        np.add.at(out, np.asarray(owners), vectors)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return (out / np.where(norms == 0, 1, norms)).astype(np.float32)
+
+    def _chunks(self, text: str, limit: int) -> list[str]:
+        if self.embedder.count_tokens(text) <= limit:
+            return [text]
+        words = text.split()
+        if len(words) <= 1:  # one huge token run: split by characters
+            size = max(1, len(text) * limit // (2 * self.embedder.count_tokens(text)))
+            return [text[i : i + size] for i in range(0, len(text), size)]
+        ratio = self.embedder.count_tokens(text) / len(words)
+        per_chunk = max(1, math.floor(limit * 0.9 / ratio))
+        return [" ".join(words[i : i + per_chunk]) for i in range(0, len(words), per_chunk)]
+
+    def add(self, items: Sequence[NewMemory]) -> list[int]:
+        """Store memories and their vectors in one transaction, then index them.
+
+        Args:
+            items: the memories (``embed=False`` ones get no vector).
+
+        Returns:
+            Their ids.
+        """
+        if not items:
+            return []
+        to_embed = [i for i, item in enumerate(items) if item.embed]
+        vectors = self.embed_texts([self.embedding_text(items[i]) for i in to_embed])
+        now = self.clock.now()
+        w = self.policy.weights
+
+        def job(cur: duckdb.DuckDBPyConnection) -> list[int]:
+            ids = self.repo.insert(
+                cur,
+                items,
+                now,
+                (w.prior_alpha, w.prior_beta),
+                (w.immutable_alpha, w.immutable_beta),
+            )
+            self.repo.insert_vectors(
+                cur, [ids[i] for i in to_embed], self.embedder.name, vectors, now
+            )
+            return ids
+
+        ids = self.store.write(job)
+        for memory_id, item in zip(ids, items, strict=True):
+            self.keyword.add(memory_id, item.content)
+        if to_embed:
+            self.vectors.add(np.asarray([ids[i] for i in to_embed], dtype=np.int64), vectors)
+            self._dirty = True
+        return ids
+
+    def forget(self, ids: Sequence[int]) -> int:
+        """Tombstone memories and purge their vectors; returns how many were live."""
+        live = [m.id for m in self.repo.get_many(ids).values() if not m.deleted]
+        if not live:
+            return 0
+        now = self.clock.now()
+        self.store.write(lambda cur: self.repo.mark_deleted(cur, live, now))
+        for memory_id in live:
+            self.keyword.remove(memory_id)
+        self.vectors.remove(np.asarray(live, dtype=np.int64))
+        self._dirty = True
+        return len(live)
+
+    def pin(self, memory_id: int, pinned: bool = True) -> bool:
+        """Pin (never compacted, always a candidate for identity) or unpin a memory."""
+        return self.repo.set_pinned(memory_id, pinned, self.clock.now())
+
+    # -- reads --------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        *,
+        mode: Mode = "full",
+        allowed: Sequence[int] | None = None,
+        mutate: bool = True,
+        noise: bool = True,
+        context_vector: npt.NDArray[np.float32] | None = None,
+    ) -> SearchResult:
+        """Hybrid search with explanations; retrieval strengthens what it returns.
+
+        Args:
+            query: what to look for.
+            k: how many (default: the policy's ``retrieval.default_k``).
+            mode: ``full`` or a baseline (``bm25``, ``dense``, ``rrf``).
+            allowed: restrict to these memory ids.
+            mutate: apply retrieval effects (access times, reinforce/contradict, co-access).
+            noise: add seeded ACT-R noise.
+            context_vector: attention focus for spreading (default: the query).
+
+        Returns:
+            The results; ``timings_ms['embed']`` holds the query embedding time.
+        """
+        import time
+
+        k = k or self.policy.retrieval.default_k
+        t0 = time.perf_counter()
+        vector = None if mode == "bm25" else self.embed_texts([query])[0]
+        embed_ms = (time.perf_counter() - t0) * 1000
+        result = self.searcher.search(
+            query,
+            vector,
+            k,
+            mode=mode,
+            allowed=allowed,
+            context_vector=context_vector,
+            rng=self.rng if noise else None,
+        )
+        result.timings_ms["embed"] = embed_ms
+        if mutate and mode == "full" and result.hits:
+            apply_retrieval_effects(self.store, self.policy, self.clock.now(), result, wait=False)
+        return result
+
+    def get(self, memory_id: int) -> Memory | None:
+        """One memory by id (deleted ones too)."""
+        return self.repo.get(memory_id)
+
+    # -- the memory tools (engine.tools.builtin.MemoryToolService) ----------------------
+
+    def search_for_tool(self, query: str, k: int) -> list[dict[str, Any]]:
+        """Search for the ``memory.search`` tool: compact hits."""
+        return [
+            {"id": h.id, "kind": h.kind, "content": h.content, "score": h.score}
+            for h in self.search(query, k).hits
+        ]
+
+    def add_for_tool(self, text: str, kind: str, source_tag: str) -> int:
+        """Store a memory for the ``memory.add`` tool."""
+        return self.add([NewMemory(kind=kind, content=text, source="tool", source_tag=source_tag)])[
+            0
+        ]
+
+    def log_inclusions(
+        self, turn_id: int | None, context_id: str, items: list[tuple[int, int]]
+    ) -> int:
+        """Record context inclusions and update access statistics (one transaction)."""
+        now = self.clock.now()
+        tau = self.policy.compaction.access.tau_days * 86400
+        return self.store.write(
+            lambda cur: record_inclusions(cur, turn_id, context_id, items, to_naive_utc(now), tau)
+        )
