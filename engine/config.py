@@ -69,6 +69,15 @@ class Settings(BaseSettings):
     reranker_dir: Path | None = None
     """A folder holding a flashrank cross-encoder model; absent -> rerank is skipped."""
 
+    embedder: Literal["minilm", "ollama", "openai", "hashing"] = "minilm"
+    """Sentence embedder: the embedded int8 MiniLM, a server, or feature hashing (tests)."""
+
+    embed_model: str | None = None
+    """Embedding model name on the server (for ``ollama``/``openai`` embedders)."""
+
+    embed_base_url: str | None = None
+    """Embedding server URL (default: ``base_url``)."""
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """Level of the log file in ``<home>/logs``."""
 

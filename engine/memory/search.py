@@ -254,7 +254,11 @@ class HybridSearcher:
         self, query: str, candidates: dict[int, _Candidate], memories: dict[int, Memory]
     ) -> tuple[dict[int, float], str]:
         if self.reranker is None or not self.reranker.available:
-            reason = self.reranker.unavailable_reason if self.reranker else "no reranker"
+            reason = (
+                "no reranker model"
+                if self.reranker is None or self.reranker.folder is None
+                else "reranker model unusable (see doctor)"
+            )
             for c in candidates.values():
                 c.explain.rerank = f"skipped: {reason}"
             return {}, f"skipped: {reason}"

@@ -142,7 +142,10 @@ class MemoryService:
             done += len(ids)
             if progress:
                 progress("vector index", done, total)
-        self.save_index()
+        try:
+            self.save_index()
+        except OSError as exc:  # e.g. a read-only data dir: keep the rebuilt index in memory
+            log.warning("vector index not saved", error=str(exc))
 
     def save_index(self) -> None:
         """Write the vector index atomically with its checksum."""
