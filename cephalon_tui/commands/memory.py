@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import structlog
 import typer
 from rich.table import Table
 
@@ -21,6 +22,7 @@ app = typer.Typer(
     help="Long-term memory: add, search, show, pin, forget, import.", no_args_is_help=True
 )
 MODES = ("full", "bm25", "dense", "rrf")
+log = structlog.get_logger("cephalon.memory.import")
 
 
 def _explain_json(hit: SearchHit) -> dict[str, Any]:
@@ -223,6 +225,7 @@ def import_jsonl(
         for start in range(0, len(items), batch):
             memory.add(items[start : start + batch])
             imported += len(items[start : start + batch])
+            log.info("import batch committed", imported=imported, total=len(items))
             bar.update(task, completed=imported)
         memory.save_index()
     console.print(f"imported {imported} memories from {file}")
