@@ -163,8 +163,8 @@ class MemoryService:
     def embedding_text(self, memory: NewMemory | Memory) -> str:
         """The text embedded for a memory (with its type prefix when the policy says so)."""
         e = self.policy.embedding
-        if not e.use_type_prefixes:
-            return memory.content
+        if not e.use_type_prefixes or memory.kind not in e.type_prefixes:
+            return memory.content  # messages, summaries... carry no type prefix
         return prefixed_text(memory.kind, memory.content, e.type_prefixes)
 
     def embed_texts(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:

@@ -18,6 +18,7 @@ from engine.policy.memory import (
     EmbeddingSection,
     IndexSection,
     JanitorSection,
+    MintingSection,
     NormalizeSection,
     RetrievalSection,
     WeightsSection,
@@ -55,6 +56,7 @@ class Policy(Section):
     compaction: CompactionSection
     janitor: JanitorSection
     embedding: EmbeddingSection
+    minting: MintingSection
     index: IndexSection
     retrieval: RetrievalSection
     activation: ActivationSection

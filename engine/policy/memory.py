@@ -215,3 +215,14 @@ class CoAccessSection(Section):
     """Partners taken per hit."""
     min_count: int = Field(ge=1)
     """Pairs co-retrieved fewer times than this do not spread."""
+
+
+class MintingSection(Section):
+    think_traces: bool
+    """Keep the model's think traces as (unembedded, low-confidence) memories."""
+    think_trace_confidence: float = Field(ge=0, le=1)
+    """Source confidence given to think-trace memories (they rank low)."""
+    bot_message_confidence: float = Field(ge=0, le=1)
+    """Source confidence given to raw bot-message memories."""
+    tool_result_min_chars: int = Field(ge=0)
+    """A tool result shorter than this (status codes, ids) is not knowledge: not embedded."""
