@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
+from cephalon_tui.commands import bench, chat, events, memory, policy
 from cephalon_tui.commands import doctor as doctor_cmd
-from cephalon_tui.commands import events, memory, policy
 from cephalon_tui.output import console, print_error
 from cephalon_tui.state import CliState
 from engine import __version__
@@ -24,7 +24,9 @@ app = typer.Typer(
 app.add_typer(events.app, name="events")
 app.add_typer(policy.app, name="policy")
 app.add_typer(memory.app, name="memory")
+app.add_typer(bench.app, name="bench")
 app.command("doctor")(doctor_cmd.doctor)
+app.command("chat")(chat.chat)
 
 
 def _version(value: bool) -> None:

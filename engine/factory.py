@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from pathlib import Path
 
 from engine.clock import Clock
 from engine.config import Settings
 from engine.errors import CephalonError
+from engine.llm.base import Provider
 from engine.memory.embed import Embedder, HashingEmbedder
 from engine.memory.rerank import Reranker
 from engine.memory.service import MemoryService
@@ -45,7 +48,9 @@ def build_embedder(settings: Settings, policy: Policy) -> Embedder:
     if settings.embedder == "ollama":
         return OllamaEmbedder(model=settings.embed_model, base_url=url, batch_size=batch)
     return OpenAICompatibleEmbedder(
-        model=settings.embed_model, base_url=url, batch_size=batch,
+        model=settings.embed_model,
+        base_url=url,
+        batch_size=batch,
         api_key=os.environ.get(settings.api_key_env),
     )
 
@@ -55,7 +60,103 @@ def build_memory(
 ) -> MemoryService:
     """The memory service over an open store (call ``open()`` on it before use)."""
     return MemoryService(
-        store, build_embedder(settings, policy), policy, clock or store.clock,
-        settings.data_dir.index_dir, reranker=Reranker(settings.reranker_dir),
-        threads=settings.threads, seed=settings.seed,
+        store,
+        build_embedder(settings, policy),
+        policy,
+        clock or store.clock,
+        settings.data_dir.index_dir,
+        reranker=Reranker(settings.reranker_dir),
+        threads=settings.threads,
+        seed=settings.seed,
     )
+
+
+def build_provider(
+    settings: Settings,
+    policy: Policy,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Provider:
+    """The chat provider: the actor from the settings, then the policy's fallbacks.
+
+    The actor is ``settings.provider`` (``local`` by default: the embedded GGUF,
+    loading in the background). Each policy fallback joins the chain when it can
+    be reached: ``local`` always, servers only with a base URL.
+
+    Args:
+        settings: provider, base URL, model, threads, context size.
+        policy: ``models.fallbacks`` and the retry/breaker settings.
+        on_progress: ``(bytes_done, bytes_total)`` while the embedded model is assembled.
+
+    Returns:
+        A provider (a fallback chain when there is more than one).
+
+    Raises:
+        CephalonError: a server provider is asked for without a base URL.
+    """
+    from engine.llm.fallback import FallbackChain, RetryPolicy
+
+    chain: list[Provider] = [
+        _provider(
+            settings.provider,
+            settings.model,
+            settings.base_url,
+            settings,
+            on_progress,
+            required=True,
+        )
+    ]
+    for choice in policy.models.fallbacks:
+        url = choice.base_url or settings.base_url
+        if choice.provider == settings.provider or (choice.provider != "local" and not url):
+            continue
+        chain.append(_provider(choice.provider, choice.name, url, settings, on_progress))
+    if len(chain) == 1:
+        return chain[0]
+    breaker = policy.llm.breaker
+    retry = policy.tools.retry
+    return FallbackChain(
+        chain,
+        policy=RetryPolicy(
+            failure_threshold=breaker.failure_threshold,
+            cooldown_s=breaker.cooldown_seconds,
+            max_retry_after_s=retry.retry_after_cap_seconds,
+            backoff_initial_s=retry.backoff_initial_seconds,
+            backoff_max_s=retry.backoff_max_seconds,
+        ),
+    )
+
+
+def _provider(
+    kind: str,
+    model: str | None,
+    url: str | None,
+    settings: Settings,
+    on_progress: Callable[[int, int], None] | None,
+    required: bool = False,
+) -> Provider:
+    if kind == "local":
+        from engine.llm.local import LocalProvider
+
+        gguf = Path(model) if model and model.endswith(".gguf") else None
+        return LocalProvider(
+            gguf,
+            model_dir=settings.data_dir.models_dir,
+            n_threads=settings.threads,
+            n_ctx=settings.n_ctx,
+            on_progress=on_progress,
+        )
+    if kind == "scripted":
+        from engine.llm.scripted import ScriptedProvider
+
+        return ScriptedProvider([])
+    if not url:
+        raise CephalonError(
+            f"provider {kind!r} needs a server: pass --base-url or set CEPHALON_BASE_URL"
+        )
+    if kind == "ollama":
+        from engine.llm.ollama import OllamaProvider
+
+        return OllamaProvider(model or "qwen2.5:3b", url, api_key_env=settings.api_key_env)
+    from engine.llm.openai_compat import OpenAICompatProvider
+
+    return OpenAICompatProvider(url, model or "default", api_key_env=settings.api_key_env)

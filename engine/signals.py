@@ -98,3 +98,29 @@ class SignalBus:
                 observer(signal)
             except Exception:
                 log.exception("signal observer failed", kind=signal.kind)
+
+
+class LlmDelta(Signal):
+    """Streamed reply text (UIs coalesce these)."""
+
+    kind: Literal["llm.delta"] = "llm.delta"
+    text: str
+    provider: str
+
+
+class ContextRetrieved(Signal):
+    """The memories retrieved for this turn, with their per-signal explanations."""
+
+    kind: Literal["context.retrieved"] = "context.retrieved"
+    query: str
+    memories: list[dict[str, Any]]
+
+
+class TurnCommitted(Signal):
+    """A turn's record, output and minted memories are durable."""
+
+    kind: Literal["turn.committed"] = "turn.committed"
+    status: str
+    output: str | None
+    stop_reason: str
+    latency_ms: float

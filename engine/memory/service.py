@@ -47,6 +47,16 @@ class OpenReport:
     vectors: int
 
 
+@dataclass(frozen=True)
+class PreparedMemories:
+    """Memories with their vectors computed, not yet stored."""
+
+    items: list[NewMemory]
+    embedded: list[int]
+    """Positions in ``items`` that have a vector (in ``vectors`` order)."""
+    vectors: npt.NDArray[np.float32]
+
+
 def _slug(model: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in model)
 
@@ -196,6 +206,49 @@ class MemoryService:
         per_chunk = max(1, math.floor(limit * 0.9 / ratio))
         return [" ".join(words[i : i + per_chunk]) for i in range(0, len(words), per_chunk)]
 
+    def prepare(self, items: Sequence[NewMemory]) -> PreparedMemories:
+        """Embed what needs embedding (slow; done before any transaction opens).
+
+        Args:
+            items: the memories.
+
+        Returns:
+            The memories with their vectors, ready for :meth:`insert_prepared`.
+        """
+        to_embed = [i for i, item in enumerate(items) if item.embed]
+        vectors = self.embed_texts([self.embedding_text(items[i]) for i in to_embed])
+        return PreparedMemories(list(items), to_embed, vectors)
+
+    def insert_prepared(
+        self, cur: duckdb.DuckDBPyConnection, prepared: PreparedMemories
+    ) -> list[int]:
+        """Insert prepared memories and their vectors inside the caller's transaction.
+
+        Call :meth:`index_prepared` with the ids after the transaction commits.
+        """
+        now = self.clock.now()
+        w = self.policy.weights
+        ids = self.repo.insert(
+            cur,
+            prepared.items,
+            now,
+            (w.prior_alpha, w.prior_beta),
+            (w.immutable_alpha, w.immutable_beta),
+        )
+        self.repo.insert_vectors(
+            cur, [ids[i] for i in prepared.embedded], self.embedder.name, prepared.vectors, now
+        )
+        return ids
+
+    def index_prepared(self, ids: Sequence[int], prepared: PreparedMemories) -> None:
+        """Make committed memories searchable (keyword and vector indexes)."""
+        for memory_id, item in zip(ids, prepared.items, strict=True):
+            self.keyword.add(memory_id, item.content)
+        if prepared.embedded:
+            keys = np.asarray([ids[i] for i in prepared.embedded], dtype=np.int64)
+            self.vectors.add(keys, prepared.vectors)
+            self._dirty = True
+
     def add(self, items: Sequence[NewMemory]) -> list[int]:
         """Store memories and their vectors in one transaction, then index them.
 
@@ -207,30 +260,9 @@ class MemoryService:
         """
         if not items:
             return []
-        to_embed = [i for i, item in enumerate(items) if item.embed]
-        vectors = self.embed_texts([self.embedding_text(items[i]) for i in to_embed])
-        now = self.clock.now()
-        w = self.policy.weights
-
-        def job(cur: duckdb.DuckDBPyConnection) -> list[int]:
-            ids = self.repo.insert(
-                cur,
-                items,
-                now,
-                (w.prior_alpha, w.prior_beta),
-                (w.immutable_alpha, w.immutable_beta),
-            )
-            self.repo.insert_vectors(
-                cur, [ids[i] for i in to_embed], self.embedder.name, vectors, now
-            )
-            return ids
-
-        ids = self.store.write(job)
-        for memory_id, item in zip(ids, items, strict=True):
-            self.keyword.add(memory_id, item.content)
-        if to_embed:
-            self.vectors.add(np.asarray([ids[i] for i in to_embed], dtype=np.int64), vectors)
-            self._dirty = True
+        prepared = self.prepare(items)
+        ids = self.store.write(lambda cur: self.insert_prepared(cur, prepared))
+        self.index_prepared(ids, prepared)
         return ids
 
     def forget(self, ids: Sequence[int]) -> int:

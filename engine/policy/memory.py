@@ -146,6 +146,25 @@ class BlendWeights(Section):
     """Weight of the Beta depth weight's mean."""
     recency: float = Field(ge=0)
     """Weight of the recency factor."""
+    dense: float = Field(ge=0)
+    """Weight of the query's cosine similarity to the memory (negative counts as 0)."""
+    bm25: float = Field(ge=0)
+    """Weight of the BM25 score over the best BM25 score among the candidates."""
+
+
+class ContiguitySection(Section):
+    spread: float = Field(ge=0)
+    """A neighbour of a top hit in the same conversation gets this share of its score."""
+    span: int = Field(ge=0)
+    """Neighbours taken on each side of a hit (0 turns contiguity spreading off)."""
+    decay: float = Field(ge=0, le=1)
+    """Each further position away from the hit gets this fraction of the nearer one's share."""
+    seeds: int = Field(ge=0)
+    """Top hits whose neighbours receive a share."""
+    gap_minutes: float = Field(gt=0)
+    """A silence longer than this ends a conversation: no neighbours across it."""
+    kinds: list[str]
+    """Memory kinds that make up a conversation (others are skipped over)."""
 
 
 class RetrievalSection(Section):
@@ -166,6 +185,7 @@ class RetrievalSection(Section):
     recency_half_life_days: float = Field(gt=0)
     """Recency factor halves every this many days."""
     blend: BlendWeights
+    contiguity: ContiguitySection
     reinforce_retrieved: float = Field(ge=0)
     """Added to alpha of every memory returned (retrieval strengthens it)."""
     contradict_near_miss: float = Field(ge=0)
@@ -189,6 +209,8 @@ class ActivationSection(Section):
     """Base level of a memory never accessed."""
     min_age_seconds: float = Field(gt=0)
     """Access ages are clamped to at least this (avoids t^-d blowing up)."""
+    retrieval_threshold: float
+    """ACT-R tau: the activation whose squashed value sigmoid(A - tau) in the blend is 0.5."""
 
 
 class WeightsSection(Section):

@@ -25,6 +25,8 @@ class ModelChoice(Section):
     """Context window the prompt must fit in."""
     tool_call_strict: bool
     """Use schema-constrained output for the envelope."""
+    base_url: str = ""
+    """The server for ``ollama``/``openai`` ("" = ``CEPHALON_BASE_URL``; none -> skipped)."""
 
 
 class ModelsSection(Section):

@@ -1,0 +1,182 @@
+"""Generate and act: call the model, run the tools it asks for, repeat, within bounds.
+
+The loop ends on a message (the reply), a cancel, or a limit: the policy's
+``act_loop.max_iterations``, its cumulative timeout, no progress (the same tool
+with the same args and the same result ``no_progress_repeats`` times), the
+hourly token budget, or output that stays invalid after one re-ask with the
+validation error.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from engine.llm.base import (
+    ChatMessage,
+    ChatOptions,
+    ChatRequest,
+    ChatResult,
+    DeltaCallback,
+    Provider,
+    ToolCallRecord,
+    ToolSpec,
+)
+from engine.llm.errors import ProviderError
+from engine.policy import Policy
+from engine.tools.calls import canonical_json
+from engine.tools.registry import SourceTag
+from engine.tools.runtime import ToolOutcome, ToolRuntime
+
+
+@dataclass
+class ActResult:
+    """What the loop produced."""
+
+    output: str | None
+    stop_reason: str
+    """``message``, ``cancel``, ``max_iterations``, ``timeout``, ``no_progress``,
+    ``budget``, ``invalid_output`` or ``provider_error``."""
+    llm_results: list[ChatResult] = field(default_factory=list)
+    tool_outcomes: list[ToolOutcome] = field(default_factory=list)
+    error: str | None = None
+    iterations: int = 0
+
+
+class ActLoop:
+    """Runs one turn's generate/act rounds."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        runtime: ToolRuntime,
+        policy: Policy,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.provider = provider
+        self.runtime = runtime
+        self.policy = policy
+        self._monotonic = monotonic
+
+    def tool_specs(self) -> list[ToolSpec]:
+        """Every registered tool as the model sees it (a stable, sorted prefix)."""
+        return [
+            ToolSpec(name=s["name"], description=s["description"], parameters=s["parameters"])
+            for s in self.runtime.registry.schemas()
+        ]
+
+    def run(
+        self,
+        messages: list[ChatMessage],
+        *,
+        turn_id: int | None,
+        source: SourceTag,
+        confidence: float | None = None,
+        on_delta: DeltaCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> ActResult:
+        """Loop until the model replies or a bound stops it.
+
+        Args:
+            messages: the prompt: stable prefix first, then context and conversation.
+            turn_id: the turn (tool idempotency keys and records use it).
+            source: who asked (tool permissions depend on it).
+            confidence: passed to self-initiated tool calls.
+            on_delta: receives streamed reply text.
+            cancel: set to stop early.
+
+        Returns:
+            The reply (or None) and why the loop stopped, with every LLM result and tool
+            outcome in order.
+        """
+        bounds = self.policy.act_loop
+        result = ActResult(output=None, stop_reason="max_iterations")
+        started = self._monotonic()
+        seen: Counter[str] = Counter()
+        conversation = list(messages)
+        tools = self.tool_specs()
+        reasks_left = self.policy.llm.repair_reasks
+        while result.iterations < bounds.max_iterations:
+            if self._monotonic() - started > bounds.cumulative_timeout_seconds:
+                result.stop_reason = "timeout"
+                break
+            over_budget = self.runtime.budgets.tokens_exhausted()
+            if over_budget:
+                result.stop_reason, result.error = "budget", over_budget
+                break
+            if cancel is not None and cancel.is_set():
+                result.stop_reason = "cancel"
+                break
+            result.iterations += 1
+            request = ChatRequest(
+                messages=conversation,
+                tools=tools,
+                options=ChatOptions(
+                    temperature=self.policy.llm.temperature,
+                    max_tokens=self.policy.llm.max_output_tokens,
+                    seed=0,
+                    timeout_s=self.policy.llm.request_timeout_seconds,
+                ),
+            )
+            try:
+                reply = self.provider.chat(request, on_delta, cancel)
+            except ProviderError as exc:
+                result.stop_reason, result.error = "provider_error", f"{exc.kind}: {exc}"
+                break
+            result.llm_results.append(reply)
+            envelope = reply.envelope
+            if envelope is None:
+                if reasks_left > 0:
+                    reasks_left -= 1
+                    conversation += [
+                        ChatMessage(role="assistant", content=reply.text),
+                        ChatMessage(
+                            role="user",
+                            content=(
+                                f"Your reply was not valid: {reply.envelope_error}. Answer again "
+                                "with exactly one JSON object as described."
+                            ),
+                        ),
+                    ]
+                    continue
+                result.stop_reason = "invalid_output"
+                result.error = reply.envelope_error or "no valid output"
+                break
+            if envelope.type == "message":
+                result.output, result.stop_reason = envelope.content, "message"
+                break
+            if envelope.type == "cancel":
+                result.stop_reason = "cancel"
+                break
+            outcome = self.runtime.call(
+                envelope.name,
+                dict(envelope.args),
+                turn_id=turn_id,
+                source=source,
+                confidence=confidence,
+            )
+            result.tool_outcomes.append(outcome)
+            signature = f"{envelope.name}|{canonical_json(envelope.args)}|{outcome.for_model()}"
+            seen[signature] += 1
+            if seen[signature] >= bounds.no_progress_repeats:
+                result.stop_reason = "no_progress"
+                break
+            call_id = f"call_{outcome.call_id}"
+            conversation += [
+                ChatMessage(
+                    role="assistant",
+                    tool_call=ToolCallRecord(
+                        name=envelope.name, args=dict(envelope.args), id=call_id
+                    ),
+                ),
+                ChatMessage(
+                    role="tool",
+                    content=outcome.for_model(),
+                    tool_call_id=call_id,
+                    name=envelope.name,
+                ),
+            ]
+        return result

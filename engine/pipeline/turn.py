@@ -1,0 +1,280 @@
+"""Run one turn end to end and commit it in one transaction.
+
+intake (the input event and a ``running`` turn row, durable before anything acts)
+-> context (hybrid retrieval on the input) -> generate/act (``ActLoop``) ->
+commit (ONE transaction: LLM calls, output event, minted memories, context
+inclusions, the turn record) -> vectors indexed -> ``turn.committed`` signal.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from engine.clock import Clock, to_naive_utc
+from engine.costs import CostLedger
+from engine.llm.base import ChatMessage, TextDelta
+from engine.memory.records import NewMemory
+from engine.memory.service import MemoryService, PreparedMemories
+from engine.models import EventType, NewEvent
+from engine.pipeline.act import ActLoop, ActResult
+from engine.policy import Policy
+from engine.signals import ContextRetrieved, LlmDelta, SignalBus, TurnCommitted
+from engine.store import Store
+from engine.store.events import insert_events
+from engine.tools.registry import SourceTag
+
+PROMPTS = Path(__file__).resolve().parents[2] / "data" / "prompts"
+
+
+@dataclass
+class TurnOutcome:
+    """What a turn came to (the ``chat --once --json`` payload and more)."""
+
+    turn_id: int
+    reply: str | None
+    status: str
+    stop_reason: str
+    provider: str
+    model: str
+    tokens_in: int
+    tokens_out: int
+    latency_ms: float
+    context: list[dict[str, Any]] = field(default_factory=list)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+
+class TurnRunner:
+    """Runs turns against one store, memory, provider and tool runtime."""
+
+    def __init__(
+        self,
+        store: Store,
+        memory: MemoryService | None,
+        act: ActLoop,
+        ledger: CostLedger,
+        policy: Policy,
+        clock: Clock,
+        bus: SignalBus,
+    ) -> None:
+        self.store = store
+        self.memory = memory
+        self.act = act
+        self.ledger = ledger
+        self.policy = policy
+        self.clock = clock
+        self.bus = bus
+        self.system_prompt = (PROMPTS / "system.md").read_text(encoding="utf-8").strip()
+
+    def _intake(self, text: str, source: SourceTag, channel_id: str | None) -> tuple[int, int]:
+        now = self.clock.now()
+        event = NewEvent(
+            type=EventType.LOCAL_MESSAGE_CREATED,
+            source=source.value,
+            ts=now,
+            channel_id=channel_id,
+            author_id=source.value,
+            payload={"content": text, "source_tag": source.value},
+        )
+
+        def job(cur: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+            assert self.store.writer is not None
+            (event_id,) = insert_events(cur, self.store.writer.ids.take("events"), [event])
+            turn_id = self.store.writer.ids.take("turns")
+            cur.execute(
+                "INSERT INTO turns (id, started_at, status, input_event_id, channel_id, input) "
+                "VALUES (?, ?, 'running', ?, ?, ?)",
+                [turn_id, to_naive_utc(now), event_id, channel_id, text],
+            )
+            return event_id, turn_id
+
+        return self.store.write(job)
+
+    def _context(self, text: str, turn_id: int) -> list[dict[str, Any]]:
+        if self.memory is None:
+            return []
+        result = self.memory.search(text, 5)
+        context = [
+            {
+                "id": h.id,
+                "kind": h.kind,
+                "content": h.content,
+                "score": h.score,
+                "explain": h.explain.model_dump(mode="json"),
+            }
+            for h in result.hits
+        ]
+        self.bus.emit(
+            ContextRetrieved(ts=self.clock.now(), turn_id=turn_id, query=text, memories=context)
+        )
+        return context
+
+    def _messages(self, text: str, context: list[dict[str, Any]]) -> list[ChatMessage]:
+        messages = [ChatMessage(role="system", content=self.system_prompt)]
+        if context:
+            lines = "\n".join(f"- [{c['kind']}] {c['content']}" for c in context)
+            messages.append(ChatMessage(role="system", content=f"Relevant memories:\n{lines}"))
+        messages.append(ChatMessage(role="user", content=text))
+        return messages
+
+    def run(
+        self,
+        text: str,
+        *,
+        source: SourceTag = SourceTag.OPERATOR,
+        channel_id: str | None = None,
+        cancel: threading.Event | None = None,
+    ) -> TurnOutcome:
+        """Run one turn for an input.
+
+        Args:
+            text: the input text.
+            source: who sent it.
+            channel_id: where it came from (replies are routed there).
+            cancel: set to stop the turn early.
+
+        Returns:
+            The outcome (the turn is committed, whatever its status).
+        """
+        started = time.perf_counter()
+        event_id, turn_id = self._intake(text, source, channel_id)
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        context = self._context(text, turn_id)
+        timings["context"] = (time.perf_counter() - t0) * 1000
+        messages = self._messages(text, context)
+
+        def forward(delta: TextDelta) -> None:
+            self.bus.emit(
+                LlmDelta(
+                    ts=self.clock.now(), turn_id=turn_id, text=delta.text, provider=delta.provider
+                )
+            )
+
+        t0 = time.perf_counter()
+        act = self.act.run(
+            messages, turn_id=turn_id, source=source, on_delta=forward, cancel=cancel
+        )
+        timings["act"] = (time.perf_counter() - t0) * 1000
+        prepared = self._prepare_memories(text, act)
+        status = "committed" if act.output is not None else "failed"
+        latency_ms = (time.perf_counter() - started) * 1000
+        record: dict[str, Any] = {
+            "input": text,
+            "input_event_id": event_id,
+            "source": source.value,
+            "context": context,
+            "prompt": [m.model_dump(mode="json") for m in messages],
+            "stop_reason": act.stop_reason,
+            "error": act.error,
+            "tool_calls": [o.call_id for o in act.tool_outcomes],
+            "timings_ms": timings,
+            "latency_ms": latency_ms,
+            "output": act.output,
+        }
+        self.store.write(
+            lambda cur: self._commit(
+                cur, turn_id, status, act, record, prepared, context, channel_id
+            )
+        )
+        if self.memory is not None and prepared is not None:
+            self.memory.index_prepared(record["memory_ids"], prepared)
+        self.bus.emit(
+            TurnCommitted(
+                ts=self.clock.now(),
+                turn_id=turn_id,
+                status=status,
+                output=act.output,
+                stop_reason=act.stop_reason,
+                latency_ms=latency_ms,
+            )
+        )
+        last = act.llm_results[-1] if act.llm_results else None
+        return TurnOutcome(
+            turn_id=turn_id,
+            reply=act.output,
+            status=status,
+            stop_reason=act.stop_reason,
+            provider=last.provider if last else self.act.provider.name,
+            model=last.model if last else self.act.provider.model,
+            tokens_in=sum(r.usage.tokens_in for r in act.llm_results),
+            tokens_out=sum(r.usage.tokens_out for r in act.llm_results),
+            latency_ms=round(latency_ms, 1),
+            context=context,
+            tool_calls=[
+                {"id": o.call_id, "tool": o.tool, "status": o.status, "error": o.error}
+                for o in act.tool_outcomes
+            ],
+            error=act.error,
+        )
+
+    def _prepare_memories(self, text: str, act: ActResult) -> PreparedMemories | None:
+        if self.memory is None:
+            return None
+        items = [NewMemory(kind="message", content=text, source="operator")]
+        if act.output:
+            items.append(
+                NewMemory(kind="assistant_message", content=act.output, source="assistant")
+            )
+        return self.memory.prepare(items)
+
+    def _commit(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        turn_id: int,
+        status: str,
+        act: ActResult,
+        record: dict[str, Any],
+        prepared: PreparedMemories | None,
+        context: list[dict[str, Any]],
+        channel_id: str | None,
+    ) -> None:
+        assert self.store.writer is not None
+        now = self.clock.now()
+        record["llm_calls"] = [self.ledger.insert(cur, turn_id, r) for r in act.llm_results]
+        if act.output is not None:
+            reply = NewEvent(
+                type=EventType.LLM_ASSISTANT_MESSAGE,
+                source="engine",
+                ts=now,
+                channel_id=channel_id,
+                payload={"content": act.output, "turn_id": turn_id},
+            )
+            record["output_event_id"] = insert_events(
+                cur, self.store.writer.ids.take("events"), [reply]
+            )[0]
+        record["memory_ids"] = []
+        if self.memory is not None and prepared is not None:
+            record["memory_ids"] = self.memory.insert_prepared(cur, prepared)
+        for rank, item in enumerate(context, start=1):
+            cur.execute(
+                "INSERT INTO context_inclusions (turn_id, memory_id, section, rank, score, "
+                "explain, ts) VALUES (?, ?, 'related', ?, ?, ?, ?)",
+                [
+                    turn_id,
+                    item["id"],
+                    rank,
+                    item["score"],
+                    json.dumps(item["explain"]),
+                    to_naive_utc(now),
+                ],
+            )
+        cur.execute(
+            "UPDATE turns SET status = ?, finished_at = ?, output = ?, record = ?, error = ? "
+            "WHERE id = ?",
+            [
+                status,
+                to_naive_utc(now),
+                act.output,
+                json.dumps(record, default=str),
+                act.error,
+                turn_id,
+            ],
+        )
