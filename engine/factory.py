@@ -80,7 +80,7 @@ def build_provider(
 
     The actor is ``settings.provider`` (``local`` by default: the embedded GGUF,
     loading in the background). Each policy fallback joins the chain when it can
-    be reached: ``local`` always, servers only with a base URL.
+    be reached: ``local`` always, servers only with their own ``base_url``.
 
     Args:
         settings: provider, base URL, model, threads, context size.
@@ -88,7 +88,7 @@ def build_provider(
         on_progress: ``(bytes_done, bytes_total)`` while the embedded model is assembled.
 
     Returns:
-        A provider (a fallback chain when there is more than one).
+        A fallback chain (retries, Retry-After, breakers), even of one provider.
 
     Raises:
         CephalonError: a server provider is asked for without a base URL.
@@ -106,13 +106,11 @@ def build_provider(
         )
     ]
     for choice in policy.models.fallbacks:
-        url = choice.base_url or settings.base_url
+        url = choice.base_url  # never the actor's URL: another protocol would hit it
         if choice.provider == settings.provider or (choice.provider != "local" and not url):
             continue
         chain.append(_provider(choice.provider, choice.name, url, settings, on_progress))
-    if len(chain) == 1:
-        return chain[0]
-    breaker = policy.llm.breaker
+    breaker = policy.llm.breaker  # even one provider gets retries, Retry-After and a breaker
     retry = policy.tools.retry
     return FallbackChain(
         chain,

@@ -26,7 +26,7 @@ class ModelChoice(Section):
     tool_call_strict: bool
     """Use schema-constrained output for the envelope."""
     base_url: str = ""
-    """The server for ``ollama``/``openai`` ("" = ``CEPHALON_BASE_URL``; none -> skipped)."""
+    """The server of a fallback (the actor's comes from settings); "" = skip this fallback."""
 
 
 class ModelsSection(Section):
