@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import structlog
+
 from engine.clock import Clock, SystemClock
 from engine.config import Settings
 from engine.costs import CostLedger
 from engine.factory import build_memory, build_provider
 from engine.llm.base import Provider
+from engine.logs import configure_file_logging
 from engine.memory.service import MemoryService, OpenReport
 from engine.pipeline.act import ActLoop
 from engine.pipeline.turn import TurnOutcome, TurnRunner
@@ -56,6 +59,8 @@ class Engine:
         self.clock = clock or SystemClock()
         self.bus = SignalBus()
         settings.data_dir.ensure_writable()
+        if not structlog.is_configured():  # never log to the terminal a UI may own
+            configure_file_logging(settings.data_dir.logs_dir / "engine.log", settings.log_level)
         self.store = Store(settings.data_dir.db_path, clock=self.clock)
         try:
             self.memory: MemoryService | None = None
@@ -63,6 +68,7 @@ class Engine:
             if with_memory:
                 self.memory = build_memory(settings, policy, self.store, self.clock)
                 self.memory_report = self.memory.open(progress)
+            self._owns_provider = provider is None
             self.provider = provider or build_provider(
                 settings,
                 policy,
@@ -114,7 +120,8 @@ class Engine:
             if self.memory is not None:
                 self.memory.close()
             self.runtime.close()
-            self.provider.close()
+            if self._owns_provider:  # a provider handed in belongs to the caller
+                self.provider.close()
         finally:
             self.store.close()
 

@@ -26,3 +26,29 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
 def clock() -> FrozenClock:
     """A frozen clock at 2026-01-01 12:00 UTC."""
     return FrozenClock()
+
+
+@pytest.fixture(scope="session")
+def local_model(request: pytest.FixtureRequest) -> Iterator[object]:
+    """The real embedded model, loaded once per test session (skips when not installed).
+
+    The GGUF is assembled into the pytest cache dir, so later runs skip the assembly.
+    """
+    from engine.llm.local import LoadState, LocalProvider
+    from engine.llm.local_load import xllamacpp_available
+    from engine.llm.model_files import ensure_embedded_model, model_parts_status
+
+    available, reason = xllamacpp_available()
+    if not available:
+        pytest.skip(reason)
+    status = model_parts_status()
+    if not status.installed:
+        pytest.skip(status.reason)
+    model_dir = Path(request.config.cache.mkdir("cephalon-embedded-model"))
+    path = ensure_embedded_model(model_dir, verify_hash=False)
+    provider = LocalProvider(path, n_threads=2, n_ctx=4096)
+    state = provider.wait_ready(timeout_s=300)
+    if state is not LoadState.READY:
+        pytest.fail(f"embedded model did not load: {provider.status()}")
+    yield provider
+    provider.close()

@@ -1,0 +1,52 @@
+"""Whole turns with the real embedded model: a greeting, and a memory.search tool call."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from engine.config import load_policy, load_settings
+from engine.engine import Engine
+from engine.llm.base import Provider
+from engine.memory.records import NewMemory
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture
+def engine(isolated_home: Path, local_model: Provider) -> Iterator[Engine]:
+    with Engine(load_settings(), load_policy().policy, provider=local_model) as eng:
+        yield eng
+
+
+def test_greeting(engine: Engine) -> None:
+    outcome = engine.run_turn("Hello! Please greet me back in one short sentence.")
+    assert outcome.status == "committed" and outcome.stop_reason == "message"
+    assert outcome.reply and re.search(r"\b(hello|hi|hey|greetings|good)\b", outcome.reply, re.I)
+    assert outcome.provider == "local" and outcome.tokens_out > 0
+    rows = (
+        engine.store.reader()
+        .execute("SELECT status, output FROM turns WHERE id = ?", [outcome.turn_id])
+        .fetchall()
+    )
+    assert rows == [("committed", outcome.reply)]
+
+
+def test_request_produces_a_valid_memory_search_call(engine: Engine) -> None:
+    assert engine.memory is not None
+    engine.memory.add([NewMemory(kind="fact", content="The operator's cat is named Biscuit.")])
+    outcome = engine.run_turn(
+        "Use the memory.search tool to look up what I told you about my cat, then tell me its name."
+    )
+    searches = [c for c in outcome.tool_calls if c["tool"] == "memory.search"]
+    assert searches, outcome
+    assert searches[0]["status"] in ("ok", "cached")
+    row = (
+        engine.store.reader()
+        .execute("SELECT args, status FROM tool_calls WHERE id = ?", [searches[0]["id"]])
+        .fetchall()[0]
+    )
+    assert '"query"' in row[0] and row[1] == "ok"
