@@ -1,0 +1,1 @@
+"""Tests of the LLM providers, the envelope and the fallback chain."""
