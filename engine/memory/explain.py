@@ -26,6 +26,9 @@ class Explanation(BaseModel):
     co_access: float = 0.0
     """Bonus spread from co-accessed partners of higher-ranked hits."""
     co_access_from: list[int] = []
+    contiguity: float = 0.0
+    """Bonus spread from top hits next to it in the same conversation."""
+    contiguity_from: list[int] = []
     source_factor: float = 1.0
     """Multiplier for the memory's source (raw bot messages rank lower)."""
     final: float = 0.0

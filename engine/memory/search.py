@@ -1,12 +1,14 @@
-"""Hybrid search: BM25 + ANN fused by RRF, optional cross-encoder rerank, then a
-cognitive blend (ACT-R activation, Beta depth weight, recency) with co-access
-spreading. Every hit carries its explanation. Baseline modes (``bm25``, ``dense``,
-``rrf``) rank by one stage only, for evaluation.
+"""Hybrid search: BM25 + ANN candidates, optional cross-encoder rerank, then a blend
+of score-aware relevance (RRF, cosine similarity, normalized BM25) and cognitive
+priors (ACT-R activation, Beta depth weight, recency; see :mod:`engine.memory.blend`),
+then one hop of spreading from the top hits to their conversation neighbours
+(:mod:`engine.memory.contiguity`) and co-access partners. Every hit carries its
+explanation. Baseline modes (``bm25``, ``dense``, ``rrf``) rank by one stage only,
+for evaluation.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,18 +18,17 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.clock import Clock
+from engine.memory.blend import BlendInputs, relevance_weights, score_memory
+from engine.memory.contiguity import conversation_neighbours
 from engine.memory.explain import Explanation, SearchHit
 from engine.memory.keyword import KeywordIndex
 from engine.memory.records import Memory
 from engine.memory.repository import MemoryRepository
 from engine.memory.rerank import Reranker
 from engine.memory.vector_index import UsearchVectorIndex
-from engine.mind.activation import activation, recency_factor
-from engine.mind.weights import StochasticWeight
 from engine.policy import Policy
 
 Mode = Literal["full", "bm25", "dense", "rrf"]
-RAW_MESSAGE_KINDS = frozenset({"message", "discord_message"})
 
 
 @dataclass
@@ -54,10 +55,6 @@ def _baseline_score(mode: Mode, e: Explanation) -> float:
     if mode == "dense":
         return e.ann_similarity if e.ann_similarity is not None else -2.0
     return e.rrf
-
-
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
 
 
 class HybridSearcher:
@@ -174,81 +171,48 @@ class HybridSearcher:
         rng: np.random.Generator | None,
     ) -> str:
         p = self.policy
-        r = p.retrieval
         memories = self.repo.get_many(list(candidates))
-        focus = context_vector if context_vector is not None else query_vector
-        spread: dict[int, float] = {}
-        if focus is not None and candidates and len(self.vectors):
-            keys, sims = self.vectors.search_exact(focus, len(candidates), list(candidates))
-            spread = {int(key): float(sim) for key, sim in zip(keys, sims, strict=True)}
-        weights = r.blend
+        similarity = self._similarities(query_vector, candidates)
+        focus = (
+            similarity if context_vector is None else self._similarities(context_vector, candidates)
+        )
         rerank_scores, status = self._rerank(query, candidates, memories)
-        rrf_weight = weights.rrf + (0.0 if rerank_scores else weights.rerank)
-        max_rrf = 2.0 / (r.rrf_k + 1)
-        now = self.clock.now()
+        signals = BlendInputs(
+            weights=relevance_weights(p.retrieval.blend, bool(rerank_scores)),
+            max_rrf=2.0 / (p.retrieval.rrf_k + 1),
+            max_bm25=max((c.explain.bm25_score or 0.0 for c in candidates.values()), default=0.0),
+            now_s=self.clock.now().timestamp(),
+        )
         for memory_id in sorted(candidates):
             memory = memories.get(memory_id)
             if memory is None or memory.deleted:
                 candidates.pop(memory_id)
                 continue
-            self._score(
+            score_memory(
+                p,
                 candidates[memory_id].explain,
                 memory,
-                spread.get(memory_id, 0.0),
+                similarity.get(memory_id),
+                focus.get(memory_id, 0.0),
                 rerank_scores.get(memory_id),
-                rrf_weight,
-                max_rrf,
-                now.timestamp(),
+                signals,
                 rng,
             )
-        self._co_access(candidates, allowed)
+        self._spread(
+            candidates,
+            sorted(candidates.values(), key=lambda c: (-c.explain.final, c.memory_id)),
+            allowed,
+        )
         return status
 
-    def _score(
-        self,
-        e: Explanation,
-        memory: Memory,
-        similarity: float,
-        rerank: float | None,
-        rrf_weight: float,
-        max_rrf: float,
-        now_s: float,
-        rng: np.random.Generator | None,
-    ) -> None:
-        p = self.policy
-        w = p.retrieval.blend
-        accesses = [memory.time.timestamp(), *memory.access_timestamps]
-        parts = activation(
-            accesses,
-            now_s,
-            context_weights=[p.activation.spreading_weight],
-            associations=[similarity],
-            rng=rng,
-            decay=p.activation.decay_d,
-            noise_s=p.activation.noise_s,
-            min_age_s=p.activation.min_age_seconds,
-            empty_history=p.activation.empty_history_floor,
-        )
-        weight = StochasticWeight(memory.alpha, memory.beta, immutable=memory.immutable)
-        last_access = max(accesses)
-        e.activation = {k: round(v, 4) for k, v in parts.as_dict().items()}
-        e.weight_mean, e.weight_variance = round(weight.center, 4), round(weight.variance, 5)
-        e.weight_contested = weight.is_contested(p.weights.contested_min)
-        e.recency = round(
-            recency_factor(now_s - last_access, p.retrieval.recency_half_life_days * 86400), 4
-        )
-        if rerank is not None:
-            e.rerank = round(rerank, 4)
-        raw_bot = memory.author_is_bot and memory.kind in RAW_MESSAGE_KINDS
-        e.source_factor = p.retrieval.bot_message_weight if raw_bot else 1.0
-        score = (
-            rrf_weight * (e.rrf / max_rrf)
-            + (w.rerank * rerank if rerank is not None else 0.0)
-            + w.activation * _sigmoid(parts.total)
-            + w.weight * weight.center
-            + w.recency * e.recency
-        )
-        e.final = round(score * e.source_factor, 6)
+    def _similarities(
+        self, vector: npt.NDArray[np.float32] | None, candidates: dict[int, _Candidate]
+    ) -> dict[int, float]:
+        """Exact cosine similarity of a vector to every candidate that has a vector."""
+        if vector is None or not candidates or not len(self.vectors):
+            return {}
+        keys, sims = self.vectors.search_exact(vector, len(candidates), list(candidates))
+        return {int(key): float(sim) for key, sim in zip(keys, sims, strict=True)}
 
     def _rerank(
         self, query: str, candidates: dict[int, _Candidate], memories: dict[int, Memory]
@@ -269,22 +233,54 @@ class HybridSearcher:
         ]
         return self.reranker.score(query, passages), "ok"
 
-    def _co_access(self, candidates: dict[int, _Candidate], allowed: Sequence[int] | None) -> None:
-        ca = self.policy.co_access
-        if ca.spread_factor <= 0 or ca.partners_top_k <= 0 or not candidates:
+    def _links(self, seeds: list[_Candidate]) -> dict[str, dict[int, list[tuple[int, float]]]]:
+        """Who each top hit spreads to, and the share: conversation neighbours
+        (``retrieval.contiguity``) and co-access partners (``co_access``)."""
+        ct, ca = self.policy.retrieval.contiguity, self.policy.co_access
+        links: dict[str, dict[int, list[tuple[int, float]]]] = {"contiguity": {}, "co_access": {}}
+        if ct.spread > 0 and ct.span > 0 and ct.seeds > 0:
+            near = conversation_neighbours(
+                self.repo.store.reader(),
+                [c.memory_id for c in seeds[: ct.seeds]],
+                span=ct.span,
+                gap_seconds=ct.gap_minutes * 60,
+                kinds=ct.kinds,
+            )
+            links["contiguity"] = {
+                seed: [(n, ct.spread * ct.decay ** (d - 1)) for n, d in pairs]
+                for seed, pairs in near.items()
+            }
+        if ca.spread_factor > 0 and ca.partners_top_k > 0:
+            top = [c.memory_id for c in seeds[: self.policy.retrieval.default_k]]
+            partners = self.repo.co_access_partners(top, ca.partners_top_k, ca.min_count)
+            links["co_access"] = {
+                seed: [(partner, ca.spread_factor) for partner in partners.get(seed, [])]
+                for seed in top
+            }
+        return links
+
+    def _spread(
+        self,
+        candidates: dict[int, _Candidate],
+        seeds: list[_Candidate],
+        allowed: Sequence[int] | None,
+    ) -> None:
+        """One hop of spreading from the top hits, by their scores before spreading."""
+        if not seeds:
             return
-        seeds = sorted(candidates.values(), key=lambda c: -c.explain.final)
-        seeds = seeds[: self.policy.retrieval.default_k]
-        partners = self.repo.co_access_partners(
-            [c.memory_id for c in seeds], ca.partners_top_k, ca.min_count
-        )
+        scored = {c.memory_id: c.explain.final for c in seeds}
         allowed_set = set(allowed) if allowed is not None else None
-        for seed in seeds:
-            for partner in partners.get(seed.memory_id, []):
-                if allowed_set is not None and partner not in allowed_set:
-                    continue
-                bonus = ca.spread_factor * seed.explain.final
-                c = candidates.setdefault(partner, _Candidate(partner))
-                c.explain.co_access = round(c.explain.co_access + bonus, 6)
-                c.explain.co_access_from.append(seed.memory_id)
-                c.explain.final = round(c.explain.final + bonus, 6)
+        for path, links in self._links(seeds).items():
+            for seed, targets in links.items():
+                for target, share in targets:
+                    if allowed_set is not None and target not in allowed_set:
+                        continue
+                    bonus = share * scored[seed]
+                    e = candidates.setdefault(target, _Candidate(target)).explain
+                    if path == "contiguity":
+                        e.contiguity = round(e.contiguity + bonus, 6)
+                        e.contiguity_from.append(seed)
+                    else:
+                        e.co_access = round(e.co_access + bonus, 6)
+                        e.co_access_from.append(seed)
+                    e.final = round(e.final + bonus, 6)
