@@ -112,6 +112,7 @@ def search(
                 f", spread {act.get('spreading', 0):.3f}, noise {act.get('noise', 0):.3f})"
                 f" | weight mean {e.weight_mean:.3f} var {e.weight_variance:.4f}"
                 f" | recency {e.recency:.3f} | co-access {e.co_access:.4f}"
+                f" | contiguity {e.contiguity:.4f}"
                 f" | source x{e.source_factor} | final {e.final:.4f}",
                 style="dim",
             )

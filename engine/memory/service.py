@@ -292,7 +292,7 @@ class MemoryService:
         mode: Mode = "full",
         allowed: Sequence[int] | None = None,
         mutate: bool = True,
-        noise: bool = True,
+        noise: bool | None = None,
         context_vector: npt.NDArray[np.float32] | None = None,
     ) -> SearchResult:
         """Hybrid search with explanations; retrieval strengthens what it returns.
@@ -303,7 +303,8 @@ class MemoryService:
             mode: ``full`` or a baseline (``bm25``, ``dense``, ``rrf``).
             allowed: restrict to these memory ids.
             mutate: apply retrieval effects (access times, reinforce/contradict, co-access).
-            noise: add seeded ACT-R noise.
+            noise: add seeded ACT-R noise (default: only when ``mutate``, so read-only
+                lookups give the same answer twice).
             context_vector: attention focus for spreading (default: the query).
 
         Returns:
@@ -322,7 +323,7 @@ class MemoryService:
             mode=mode,
             allowed=allowed,
             context_vector=context_vector,
-            rng=self.rng if noise else None,
+            rng=self.rng if (mutate if noise is None else noise) else None,
         )
         result.timings_ms["embed"] = embed_ms
         if mutate and mode == "full" and result.hits:
