@@ -18,7 +18,7 @@ from engine.store import EventLog, Store
 from engine.store.migrations import LATEST_VERSION
 from tests.helpers import run_cli, run_cli_as_nobody
 
-EDN = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "cephalon.policy.edn"
+EDN = Path(__file__).resolve().parents[1] / "data" / "policy_example.edn"
 
 
 @pytest.fixture
