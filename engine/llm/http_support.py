@@ -233,3 +233,50 @@ def stream_lines(
         raise error_from_transport(provider, exc) from None
     except httpx.RequestError as exc:
         raise ProviderUnavailable(f"request failed: {type(exc).__name__}", provider) from None
+
+
+class HttpProviderBase:
+    """What the HTTP providers share: their URL, model, name, key source and client."""
+
+    def __init__(
+        self,
+        url: str,
+        model: str,
+        *,
+        api_key_env: str | None,
+        name: str,
+        client: httpx.Client | None,
+    ) -> None:
+        """Hold the connection settings.
+
+        Args:
+            url: the full endpoint URL.
+            model: the model to request.
+            api_key_env: name of the environment variable holding the API key.
+            name: the provider's name in results, errors and the turn record.
+            client: an httpx client to reuse (then not closed by this provider).
+        """
+        self._url = url
+        self._model = model
+        self._api_key_env = api_key_env
+        self._name = name
+        self._owns_client = client is None
+        self._client = client or httpx.Client()
+
+    @property
+    def name(self) -> str:
+        """The provider's configured name."""
+        return self._name
+
+    @property
+    def model(self) -> str:
+        """The requested model."""
+        return self._model
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(url={self._url!r}, model={self._model!r})"
+
+    def close(self) -> None:
+        """Close the HTTP client if this provider created it."""
+        if self._owns_client:
+            self._client.close()

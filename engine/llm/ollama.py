@@ -14,7 +14,13 @@ import httpx
 
 from engine.llm.base import ChatRequest, ChatResult, DeltaCallback, Timings, Usage
 from engine.llm.errors import MalformedResponse, ProviderHTTPError
-from engine.llm.http_support import auth_headers, load_json_line, read_api_key, stream_lines
+from engine.llm.http_support import (
+    HttpProviderBase,
+    auth_headers,
+    load_json_line,
+    read_api_key,
+    stream_lines,
+)
 from engine.llm.results import NativeToolCall, build_result
 from engine.llm.streaming import StreamCollector, text_filter_for
 from engine.llm.wire import (
@@ -29,8 +35,13 @@ from engine.llm.wire import (
 
 DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434"
 _FINAL_STATS = (
-    "done_reason", "total_duration", "load_duration", "prompt_eval_count",
-    "prompt_eval_duration", "eval_count", "eval_duration",
+    "done_reason",
+    "total_duration",
+    "load_duration",
+    "prompt_eval_count",
+    "prompt_eval_duration",
+    "eval_count",
+    "eval_duration",
 )
 
 
@@ -49,7 +60,7 @@ def ollama_chat_url(base_url: str) -> str:
     return f"{base}/api/chat"
 
 
-class OllamaProvider:
+class OllamaProvider(HttpProviderBase):
     """Streams chats from an Ollama server."""
 
     def __init__(
@@ -75,27 +86,11 @@ class OllamaProvider:
             num_ctx: context window to request.
             client: an httpx client to reuse (then not closed by this provider).
         """
-        self._url = ollama_chat_url(base_url)
-        self._model = model
-        self._api_key_env = api_key_env
-        self._name = name
+        super().__init__(
+            ollama_chat_url(base_url), model, api_key_env=api_key_env, name=name, client=client
+        )
         self._keep_alive = keep_alive
         self._num_ctx = num_ctx
-        self._owns_client = client is None
-        self._client = client or httpx.Client()
-
-    @property
-    def name(self) -> str:
-        """The provider's configured name."""
-        return self._name
-
-    @property
-    def model(self) -> str:
-        """The requested model."""
-        return self._model
-
-    def __repr__(self) -> str:
-        return f"OllamaProvider(url={self._url!r}, model={self._model!r})"
 
     def chat(
         self,
@@ -135,8 +130,13 @@ class OllamaProvider:
         calls: list[NativeToolCall] = []
         final: dict[str, Any] = {}
         lines = stream_lines(
-            self._client, self._url, body, auth_headers(secret),
-            collector.remaining_s(), self._name, secret,
+            self._client,
+            self._url,
+            body,
+            auth_headers(secret),
+            collector.remaining_s(),
+            self._name,
+            secret,
         )
         for _, line in lines:
             collector.check_deadline()
@@ -167,11 +167,6 @@ class OllamaProvider:
             wire_names=wire_names,
             constrained=constrained,
         )
-
-    def close(self) -> None:
-        """Close the HTTP client if this provider created it."""
-        if self._owns_client:
-            self._client.close()
 
     def _feed(
         self, chunk: dict[str, Any], collector: StreamCollector, calls: list[NativeToolCall]

@@ -16,6 +16,7 @@ import httpx
 from engine.llm.base import ChatRequest, ChatResult, DeltaCallback
 from engine.llm.errors import MalformedResponse
 from engine.llm.http_support import (
+    HttpProviderBase,
     auth_headers,
     load_json_line,
     read_api_key,
@@ -50,7 +51,7 @@ def chat_completions_url(base_url: str) -> str:
     return f"{base}/chat/completions"
 
 
-class OpenAICompatProvider:
+class OpenAICompatProvider(HttpProviderBase):
     """Streams chat completions from an OpenAI-compatible server."""
 
     def __init__(
@@ -71,25 +72,9 @@ class OpenAICompatProvider:
             name: the provider's name in results, errors and the turn record.
             client: an httpx client to reuse (the provider then does not close it).
         """
-        self._url = chat_completions_url(base_url)
-        self._model = model
-        self._api_key_env = api_key_env
-        self._name = name
-        self._owns_client = client is None
-        self._client = client or httpx.Client()
-
-    @property
-    def name(self) -> str:
-        """The provider's configured name."""
-        return self._name
-
-    @property
-    def model(self) -> str:
-        """The requested model."""
-        return self._model
-
-    def __repr__(self) -> str:
-        return f"OpenAICompatProvider(url={self._url!r}, model={self._model!r})"
+        super().__init__(
+            chat_completions_url(base_url), model, api_key_env=api_key_env, name=name, client=client
+        )
 
     def chat(
         self,
@@ -131,8 +116,13 @@ class OpenAICompatProvider:
         done = False
         json_body: list[str] = []
         lines = stream_lines(
-            self._client, self._url, body, auth_headers(secret),
-            collector.remaining_s(), self._name, secret,
+            self._client,
+            self._url,
+            body,
+            auth_headers(secret),
+            collector.remaining_s(),
+            self._name,
+            secret,
         )
         for content_type, line in lines:
             collector.check_deadline()
@@ -177,11 +167,6 @@ class OpenAICompatProvider:
             collector.mark_token()
         collector.add_text(text)
 
-    def close(self) -> None:
-        """Close the HTTP client if this provider created it."""
-        if self._owns_client:
-            self._client.close()
-
     def _body(
         self, request: ChatRequest, strategy: ToolStrategy, wire_names: dict[str, str]
     ) -> dict[str, Any]:
@@ -212,4 +197,3 @@ class OpenAICompatProvider:
         if options.stop:
             body["stop"] = list(options.stop)
         return body
-
