@@ -5,8 +5,9 @@ Not a timed test: run it by hand and read the table.
     .venv/bin/python bench/bench_index.py                    # 10k and 100k
     .venv/bin/python bench/bench_index.py --sizes 1000000    # 1M (long: tens of minutes)
 
-Vectors are low-rank and clustered, like real sentence embeddings (uniform random
-vectors make every ANN look perfect or hopeless, and say nothing about recall).
+Vectors (bench/synthetic.py) are low-rank and clustered, like real sentence embeddings
+(uniform random vectors make every ANN look perfect or hopeless, and say nothing about
+recall).
 Measured per size: multi-threaded rebuild from scratch, ANN search p50/p99 and
 recall@10 against exact float32 search for each expansion_search, RSS, file size,
 save and open (with sha256 verification) times, then incremental adds into the full
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -27,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.synthetic import clustered_vectors, exact_top_k, print_table, rss_mb
 from engine.memory.vector_index import (
     IndexStatus,
     UsearchVectorIndex,
@@ -35,57 +36,6 @@ from engine.memory.vector_index import (
 )
 
 MODEL = "bench-synthetic"
-
-
-def clustered_vectors(n: int, dim: int, rng: np.random.Generator, rank: int = 160,
-                      per_cluster: int = 5000, spread: float = 1.0,
-                      noise: float = 0.03) -> np.ndarray:
-    """n unit vectors: cluster centers in a rank-``rank`` subspace, members around them.
-
-    The defaults were calibrated to be as hard as the low-rank data of STACK-NOTES:
-    at 100k, recall@10 0.88 / 0.97 / 0.99 at expansion_search 64 / 128 / 256 (the
-    notes: 0.868 at 64, 0.992 at 256). Easier settings (rank 48, 50 per cluster)
-    give recall 1.0 at ef 64 and hide every difference.
-    """
-    basis = rng.standard_normal((rank, dim)).astype(np.float32) / np.sqrt(rank)
-    clusters = max(1, n // per_cluster)
-    centers = rng.standard_normal((clusters, rank)).astype(np.float32)
-    out = np.empty((n, dim), dtype=np.float32)
-    for start in range(0, n, 100_000):
-        stop = min(n, start + 100_000)
-        labels = rng.integers(0, clusters, stop - start)
-        latent = centers[labels] + spread * rng.standard_normal((stop - start, rank),
-                                                                dtype=np.float32)
-        block = latent @ basis + noise * rng.standard_normal((stop - start, dim),
-                                                             dtype=np.float32)
-        out[start:stop] = block / np.linalg.norm(block, axis=1, keepdims=True)
-    return out
-
-
-def exact_top_k(data: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
-    """Exact top-k row ids by cosine (rows are unit length), in data chunks."""
-    best_ids = np.zeros((len(queries), 0), dtype=np.int64)
-    best_sims = np.zeros((len(queries), 0), dtype=np.float32)
-    for start in range(0, len(data), 100_000):
-        sims = queries @ data[start:start + 100_000].T
-        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        best_ids = np.hstack([best_ids, part + start])
-        best_sims = np.hstack([best_sims, np.take_along_axis(sims, part, axis=1)])
-        keep = np.argsort(-best_sims, axis=1)[:, :k]
-        best_ids = np.take_along_axis(best_ids, keep, axis=1)
-        best_sims = np.take_along_axis(best_sims, keep, axis=1)
-    return best_ids
-
-
-def rss_mb() -> float:
-    """Current resident set size in MB (Linux), else peak RSS."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def timed_add(index: UsearchVectorIndex, keys: np.ndarray, data: np.ndarray,
@@ -171,14 +121,6 @@ def bench_size(n: int, args: argparse.Namespace, rows: list[list[str]]) -> None:
         f"{index.memory_usage / 1e6:,.0f}", f"{size_mb:,.1f}", f"{save_s:.2f}",
         f"{open_s:.2f}", f"{sha_s:.2f}",
     ])
-
-
-def print_table(header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    print("| " + " | ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print("| " + " | ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) + " |")
 
 
 def main() -> None:

@@ -1,15 +1,11 @@
 """Approximate-nearest-neighbour index over memory vectors: USearch HNSW, cosine, f16.
 
 Keys are memory ids (non-negative int64). DuckDB is the source of truth; this
-index is a cache that can always be rebuilt from it. On disk it is two files:
-
-- ``<path>``: the USearch graph, written to ``<path>.tmp``, fsynced, renamed;
-- ``<path>.meta.json``: model name, dim, count, size and sha256 of ``<path>``,
-  written the same way, *after* the index.
-
-``UsearchVectorIndex.open`` verifies the sidecar (model, dim, size, sha256) before
-USearch ever parses the file: a damaged graph can segfault the process or make it
-allocate tens of GB, so any mismatch means "rebuild", never "load".
+index is a cache that can always be rebuilt from it. The files on disk (the graph
+and its checksummed ``<path>.meta.json`` sidecar, both written atomically) are
+handled by ``engine.memory.vector_index_files``, whose public names are re-exported
+here. ``UsearchVectorIndex.open`` has the sidecar verified before USearch ever
+parses the file: any mismatch means "rebuild", never "load".
 
 Threads: mutations (add, remove, rebuild, save) are serialized; searches run
 between add chunks, and keep using the old graph while ``rebuild`` builds a new one.
@@ -17,13 +13,10 @@ between add chunks, and keep using the old graph while ``rebuild`` builds a new 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from enum import StrEnum
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,40 +27,38 @@ import numpy.typing as npt
 # submodule) has preloaded the shared libstdc++ that usearch must not shadow.
 from usearch.index import Index
 
+from engine.memory.vector_index_files import (
+    INDEX_FORMAT_VERSION,
+    META_SUFFIX,
+    FileCheck,
+    IndexMeta,
+    IndexStatus,
+    file_sha256,
+    meta_path_for,
+    save_with_sidecar,
+    verify_files,
+)
+
+__all__ = [
+    "INDEX_FORMAT_VERSION",
+    "META_SUFFIX",
+    "FileCheck",
+    "IndexMeta",
+    "IndexStatus",
+    "KeyArray",
+    "OpenResult",
+    "ProgressCallback",
+    "SimilarityArray",
+    "UsearchVectorIndex",
+    "VectorIndex",
+    "file_sha256",
+    "meta_path_for",
+]
+
 KeyArray = npt.NDArray[np.int64]
 SimilarityArray = npt.NDArray[np.float32]
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(done, total)`` after each chunk."""
-
-INDEX_FORMAT_VERSION = 1
-META_SUFFIX = ".meta.json"
-_HASH_CHUNK = 1 << 20
-
-
-class IndexStatus(StrEnum):
-    """What ``open`` found on disk. Anything but OK means: rebuild from the store."""
-
-    OK = "ok"
-    MISSING = "missing"  # no index file
-    STALE_MODEL = "stale-model"  # built for another embedding model or dimension: re-embed
-    STALE_PARAMS = "stale-params"  # built with another dtype/metric/connectivity: rebuild
-    CHECKSUM_MISMATCH = "checksum-mismatch"  # size or sha256 differ from the sidecar
-    CORRUPT = "corrupt"  # sidecar missing/unreadable, or USearch refused the verified file
-
-
-@dataclass(frozen=True)
-class IndexMeta:
-    """The sidecar record written next to the index file."""
-
-    format_version: int
-    model: str
-    dim: int
-    count: int
-    size_bytes: int
-    sha256: str
-    metric: str = "cos"
-    dtype: str = "f16"
-    connectivity: int = 16
 
 
 @dataclass(frozen=True)
@@ -130,38 +121,6 @@ class VectorIndex(Protocol):
                 progress: ProgressCallback | None = None) -> None:
         """Replace all contents."""
         ...
-
-
-def meta_path_for(path: Path) -> Path:
-    """Sidecar path of an index file: ``<path>.meta.json``."""
-    return path.with_name(path.name + META_SUFFIX)
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # not supported on this platform/filesystem
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _replace_atomically(tmp: Path, final: Path) -> None:
-    with tmp.open("rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, final)
-    _fsync_dir(final.parent)
 
 
 class UsearchVectorIndex:
@@ -398,7 +357,7 @@ class UsearchVectorIndex:
     # -- persistence -------------------------------------------------------------------
 
     def save(self, path: Path) -> IndexMeta:
-        """Write the index atomically, then its sidecar (see the module docstring).
+        """Write the index atomically, then its sidecar (see ``vector_index_files``).
 
         Args:
             path: index file; ``<path>.tmp`` and ``<path>.meta.json`` are used too.
@@ -409,27 +368,17 @@ class UsearchVectorIndex:
         Raises:
             OSError: if the directory is not writable or the disk is full.
         """
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        meta_path = meta_path_for(path)
-        meta_tmp = meta_path.with_name(meta_path.name + ".tmp")
+
+        def write(tmp: Path) -> None:
+            self._index.save(os.fspath(tmp))
+
         with self._mutation_lock:
-            try:
-                count = len(self)
-                self._index.save(os.fspath(tmp))
-                meta = IndexMeta(
-                    format_version=INDEX_FORMAT_VERSION, model=self._model, dim=self._dim,
-                    count=count, size_bytes=tmp.stat().st_size, sha256=file_sha256(tmp),
-                    dtype=str(self._params["dtype"]),
-                    connectivity=int(self._params["connectivity"]),
-                )
-                _replace_atomically(tmp, path)
-                meta_tmp.write_text(json.dumps(asdict(meta), indent=2, sort_keys=True) + "\n")
-                _replace_atomically(meta_tmp, meta_path)
-            finally:
-                tmp.unlink(missing_ok=True)
-                meta_tmp.unlink(missing_ok=True)
-        return meta
+            return save_with_sidecar(
+                Path(path), write,
+                model=self._model, dim=self._dim, count=len(self),
+                dtype=str(self._params["dtype"]),
+                connectivity=int(self._params["connectivity"]),
+            )
 
     @classmethod
     def open(
@@ -451,50 +400,28 @@ class UsearchVectorIndex:
         """
         path = Path(path)
         fresh = cls(model=expected_model, dim=expected_dim, **params)
+        check = verify_files(
+            path, expected_model=expected_model, expected_dim=expected_dim,
+            dtype=fresh._params["dtype"], connectivity=fresh._params["connectivity"],
+        )
+        if check.meta is None:
+            return OpenResult(check.status, fresh, check.detail)
+        return fresh._load_verified(path, check.meta)
 
-        def fail(status: IndexStatus, detail: str) -> OpenResult:
-            return OpenResult(status, fresh, detail)
+    def _load_verified(self, path: Path, meta: IndexMeta) -> OpenResult:
+        def fail(detail: str) -> OpenResult:
+            return OpenResult(IndexStatus.CORRUPT, self, detail)
 
-        if not path.is_file():
-            return fail(IndexStatus.MISSING, f"no index file at {path}")
-        try:
-            raw = json.loads(meta_path_for(path).read_text())
-            meta = IndexMeta(**raw)
-        except FileNotFoundError:
-            return fail(IndexStatus.CORRUPT, "sidecar missing: the index cannot be verified")
-        except (OSError, ValueError, TypeError) as exc:
-            return fail(IndexStatus.CORRUPT, f"sidecar unreadable: {exc}")
-        if meta.format_version != INDEX_FORMAT_VERSION:
-            return fail(IndexStatus.CORRUPT, f"unknown index format {meta.format_version}")
-        if meta.model != expected_model or meta.dim != expected_dim:
-            return fail(IndexStatus.STALE_MODEL, f"index holds {meta.model} ({meta.dim}-d), "
-                        f"expected {expected_model} ({expected_dim}-d)")
-        built = (meta.metric, meta.dtype, meta.connectivity)
-        wanted = ("cos", fresh._params["dtype"], fresh._params["connectivity"])
-        if built != wanted:
-            return fail(IndexStatus.STALE_PARAMS, f"index built with (metric, dtype, "
-                        f"connectivity) {built}, configured {wanted}")
-        size = path.stat().st_size
-        if size != meta.size_bytes:
-            return fail(IndexStatus.CHECKSUM_MISMATCH,
-                        f"size {size} differs from recorded {meta.size_bytes}")
-        if file_sha256(path) != meta.sha256:
-            return fail(IndexStatus.CHECKSUM_MISMATCH, "sha256 differs from the sidecar")
-        return fresh._load_verified(path, meta, fail)
-
-    def _load_verified(
-        self, path: Path, meta: IndexMeta, fail: Callable[[IndexStatus, str], OpenResult]
-    ) -> OpenResult:
         try:
             header = Index.metadata(os.fspath(path))
             if not header or int(header["dimensions"]) != self._dim:
-                return fail(IndexStatus.CORRUPT, f"USearch header disagrees: {header}")
+                return fail(f"USearch header disagrees: {header}")
             loaded = self._new_index()
             loaded.load(os.fspath(path))  # keeps this constructor's expansion values
         except (ValueError, RuntimeError, KeyError) as exc:
-            return fail(IndexStatus.CORRUPT, f"USearch refused the file: {exc}")
+            return fail(f"USearch refused the file: {exc}")
         if len(loaded) != meta.count or loaded.ndim != self._dim:
-            return fail(IndexStatus.CORRUPT, f"loaded {len(loaded)} x {loaded.ndim}-d, "
+            return fail(f"loaded {len(loaded)} x {loaded.ndim}-d, "
                         f"sidecar says {meta.count} x {meta.dim}-d")
         self._index = loaded
         return OpenResult(IndexStatus.OK, self, f"loaded {meta.count} vectors")
