@@ -6,6 +6,7 @@ always-on loop (ticks, attention over queued inputs, pause/resume) builds on it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from engine.costs import CostLedger
 from engine.factory import build_memory, build_provider
 from engine.llm.base import Provider
 from engine.logs import configure_file_logging
+from engine.memory.reembed import start_background_reembed
 from engine.memory.service import MemoryService, OpenReport
 from engine.pipeline.act import ActLoop
 from engine.pipeline.turn import TurnOutcome, TurnRunner
@@ -65,9 +67,12 @@ class Engine:
         try:
             self.memory: MemoryService | None = None
             self.memory_report: OpenReport | None = None
+            self._reembed_stop: threading.Event | None = None
             if with_memory:
                 self.memory = build_memory(settings, policy, self.store, self.clock)
                 self.memory_report = self.memory.open(progress)
+                # after a change of embedding model: catch up in the background
+                self._reembed_stop = start_background_reembed(self.memory)
             self._owns_provider = provider is None
             self.provider = provider or build_provider(
                 settings,
@@ -117,6 +122,8 @@ class Engine:
     def close(self) -> None:
         """Save the index, stop tool workers and the provider, close the store."""
         try:
+            if self._reembed_stop is not None:
+                self._reembed_stop.set()
             if self.memory is not None:
                 self.memory.close()
             self.runtime.close()

@@ -169,6 +169,22 @@ def forget(ctx: typer.Context, memory_id: int = typer.Argument(...)) -> None:
     console.print(f"memory {memory_id} forgotten")
 
 
+@app.command("reembed")
+def reembed_command(ctx: typer.Context) -> None:
+    """Embed memories that have no vector under the current embedding model (after a switch)."""
+    from engine.memory.reembed import pending_reembed, reembed
+
+    with open_memory(ctx.obj) as memory:
+        total = len(pending_reembed(memory))
+        if not total:
+            console.print(f"nothing to re-embed: all memories have {memory.embedder.name} vectors")
+            return
+        with progress_bar() as bar:
+            task = bar.add_task("re-embedding", total=total)
+            done = reembed(memory, progress=lambda _s, n, _t: bar.update(task, completed=n))
+    console.print(f"re-embedded {done} memories with {memory.embedder.name}")
+
+
 def _parse_line(number: int, line: str) -> NewMemory:
     try:
         item = json.loads(line)
