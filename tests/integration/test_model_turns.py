@@ -50,3 +50,28 @@ def test_request_produces_a_valid_memory_search_call(engine: Engine) -> None:
         .fetchall()[0]
     )
     assert '"query"' in row[0] and row[1] == "ok"
+
+
+def test_chat_once_cli_with_the_embedded_model(
+    isolated_home: Path, request: pytest.FixtureRequest, local_model: Provider
+) -> None:
+    """``cephalon chat --once --json`` on defaults (no server configured) answers."""
+    import json
+
+    from engine.llm.model_files import embedded_model_path
+    from tests.helpers import run_cli
+
+    gguf = embedded_model_path(Path(request.config.cache.mkdir("cephalon-embedded-model")))
+    result = run_cli(
+        "chat",
+        "--once",
+        "Say hello in five words.",
+        "--json",
+        env={"CEPHALON_MODEL": str(gguf)},
+        timeout=600,
+    )
+    assert result.code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["provider"] == "local" and payload["reply"]
+    assert payload["tokens_in"] > 0 and payload["tokens_out"] > 0
+    assert payload["latency_ms"] > 0 and payload["turn_id"] == 1
