@@ -216,6 +216,17 @@ class MemoryRepository:
         )
         return {row[0]: _memory(row) for row in rows}
 
+    def contents(self, ids: Sequence[int]) -> dict[int, str]:
+        """The text of memories by id (deleted ones too): what search reads from DuckDB."""
+        if not ids:
+            return {}
+        rows = (
+            self.store.reader()
+            .execute("SELECT id, content FROM memories WHERE id = ANY($1)", [list(ids)])
+            .fetchall()
+        )
+        return {int(row[0]): str(row[1]) for row in rows}
+
     def count(self, include_deleted: bool = False) -> int:
         """How many memories."""
         where = "" if include_deleted else " WHERE NOT deleted"
@@ -291,7 +302,10 @@ class MemoryRepository:
     def co_access_partners(
         self, ids: Sequence[int], per_seed: int, min_count: int
     ) -> dict[int, list[int]]:
-        """Memories most often retrieved together with each of ``ids``.
+        """Memories most often retrieved together with each of ``ids``, from DuckDB.
+
+        Search asks the scoring cache instead
+        (:meth:`engine.memory.scoring_cache.ScoringCache.partners`, same answer).
 
         Args:
             ids: seed memories.

@@ -4,6 +4,10 @@ Returned memories get an access timestamp and ``reinforce`` (alpha += amount,
 capped so a mutable memory's mean never exceeds the safety ceiling); near misses
 (ranks just below the cut) get ``contradict`` (beta += amount); memories returned
 together count a co-access. Immutable memories never change weight.
+
+The scoring cache (:mod:`engine.memory.scoring_cache`) gets the same changes, with
+the same arithmetic, when the write is queued: the next search sees them at once,
+and cache and store agree once the write commits.
 """
 
 from __future__ import annotations
@@ -17,17 +21,24 @@ import duckdb
 import structlog
 
 from engine.clock import to_naive_utc
+from engine.errors import StoreError
 from engine.policy import Policy
 from engine.store import Store
 
 if TYPE_CHECKING:
+    from engine.memory.scoring_cache import ScoringCache
     from engine.memory.search import SearchResult
 
 log = structlog.get_logger("cephalon.memory")
 
 
 def apply_retrieval_effects(
-    store: Store, policy: Policy, now: datetime, result: SearchResult, wait: bool = True
+    store: Store,
+    policy: Policy,
+    now: datetime,
+    result: SearchResult,
+    wait: bool = True,
+    cache: ScoringCache | None = None,
 ) -> None:
     """Write the effects of one search in one transaction.
 
@@ -37,6 +48,11 @@ def apply_retrieval_effects(
         now: the access time.
         result: the search whose hits and near misses are affected.
         wait: block until committed (False: queue it; searches stay fast).
+        cache: the scoring cache to update as well (at once, before the commit).
+
+    Raises:
+        StoreError: the store is read-only.
+        Exception: with ``wait``, whatever the write raised.
     """
     r = policy.retrieval
     hit_ids = [h.id for h in result.hits]
@@ -70,13 +86,28 @@ def apply_retrieval_effects(
                 [[a for a, _ in pairs], [b for _, b in pairs], to_naive_utc(now)],
             )
 
+    amounts = (r.reinforce_retrieved, r.contradict_near_miss, cap)
     if wait:
+        if cache is not None:
+            cache.record_retrieval(hit_ids, miss_ids, stamp, amounts)
         store.write(job)
         return
-    assert store.writer is not None
-    future = store.writer.submit(job)
+    if store.writer is None:
+        raise StoreError(f"database {store.path} is open read-only")
+    if cache is None:
+        future = store.writer.submit(job)
+    else:
+        with cache.lock:  # the cache changes in the order the writes are queued
+            cache.record_retrieval(hit_ids, miss_ids, stamp, amounts)
+            future = store.writer.submit(job)
     future.add_done_callback(
-        lambda f: f.exception() and log.error("retrieval effects failed", error=str(f.exception()))
+        lambda f: (
+            f.exception()
+            and log.error(
+                "retrieval effects failed (the scoring cache is ahead until the store reopens)",
+                error=str(f.exception()),
+            )
+        )
     )
 
 

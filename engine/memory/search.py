@@ -5,6 +5,10 @@ then one hop of spreading from the top hits to their conversation neighbours
 (:mod:`engine.memory.contiguity`) and co-access partners. Every hit carries its
 explanation. Baseline modes (``bm25``, ``dense``, ``rrf``) rank by one stage only,
 for evaluation.
+
+Everything scored comes from the in-memory scoring cache
+(:mod:`engine.memory.scoring_cache`); DuckDB is read for the text of the hits and
+near misses (and of the reranked candidates) only.
 """
 
 from __future__ import annotations
@@ -18,13 +22,12 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.clock import Clock
-from engine.memory.blend import BlendInputs, relevance_weights, score_memory
-from engine.memory.contiguity import conversation_neighbours
+from engine.memory.blend import BlendInputs, relevance_weights, score_candidates
 from engine.memory.explain import Explanation, SearchHit
 from engine.memory.keyword import KeywordIndex
-from engine.memory.records import Memory
 from engine.memory.repository import MemoryRepository
 from engine.memory.rerank import Reranker
+from engine.memory.scoring_cache import ScoringCache
 from engine.memory.vector_index import UsearchVectorIndex
 from engine.policy import Policy
 
@@ -68,8 +71,22 @@ class HybridSearcher:
         policy: Policy,
         clock: Clock,
         reranker: Reranker | None = None,
+        *,
+        cache: ScoringCache,
     ) -> None:
+        """Create a searcher.
+
+        Args:
+            repo: the memories in DuckDB (texts of hits).
+            keyword: the BM25 index.
+            vectors: the ANN index.
+            policy: retrieval settings.
+            clock: the time of a search.
+            reranker: the cross-encoder, if any.
+            cache: scoring fields, co-access and conversation timelines.
+        """
         self.repo = repo
+        self.cache = cache
         self.keyword = keyword
         self.vectors = vectors
         self.policy = policy
@@ -103,8 +120,63 @@ class HybridSearcher:
         """
         r = self.policy.retrieval
         timings: dict[str, float] = {}
-        candidates: dict[int, _Candidate] = {}
+        candidates = self.candidates(query, query_vector, allowed, timings)
+        t0 = time.perf_counter()
+        if mode == "full":
+            status = self._blend(query, query_vector, context_vector, candidates, allowed, rng)
+        else:
+            status = "skipped: baseline"
+            for c in candidates.values():
+                c.explain.final = _baseline_score(mode, c.explain)
+            if mode == "bm25":
+                candidates = {i: c for i, c in candidates.items() if c.explain.bm25_rank}
+            if mode == "dense":
+                candidates = {i: c for i, c in candidates.items() if c.explain.ann_rank}
+        timings["blend"] = (time.perf_counter() - t0) * 1000
 
+        ranked = sorted(candidates.values(), key=lambda c: (-c.explain.final, c.memory_id))
+        last = max(k, r.near_miss_last_rank)
+        kinds = self.cache.live_kinds([c.memory_id for c in ranked[:last]])
+        texts = self.repo.contents(list(kinds))
+        hits: list[SearchHit] = []
+        misses: list[SearchHit] = []
+        for rank, c in enumerate(ranked[:last], start=1):
+            content = texts.get(c.memory_id)
+            if c.memory_id not in kinds or content is None:
+                continue
+            if rank > k:
+                c.explain.cut = f"rank {rank} > k={k}"
+            found = SearchHit(
+                id=c.memory_id,
+                kind=kinds[c.memory_id],
+                content=content,
+                score=round(c.explain.final, 6),
+                rank=rank,
+                explain=c.explain,
+            )
+            (hits if rank <= k else misses).append(found)
+        return SearchResult(query, mode, hits, misses, timings, status)
+
+    def candidates(
+        self,
+        query: str,
+        query_vector: npt.NDArray[np.float32] | None,
+        allowed: Sequence[int] | None,
+        timings: dict[str, float],
+    ) -> dict[int, _Candidate]:
+        """The keyword and vector candidates with their ranks and RRF.
+
+        Args:
+            query: the query text.
+            query_vector: its embedding (None: keyword only).
+            allowed: restrict to these memory ids, or None for all.
+            timings: receives ``bm25`` and ``ann`` (ms).
+
+        Returns:
+            Memory id -> candidate.
+        """
+        r = self.policy.retrieval
+        candidates: dict[int, _Candidate] = {}
         t0 = time.perf_counter()
         for hit in self.keyword.search(query, r.bm25_top_k, allowed):
             c = candidates.setdefault(hit.memory_id, _Candidate(hit.memory_id))
@@ -125,41 +197,7 @@ class HybridSearcher:
         for c in candidates.values():
             e = c.explain
             e.rrf = sum(1.0 / (r.rrf_k + rank) for rank in (e.bm25_rank, e.ann_rank) if rank)
-
-        t0 = time.perf_counter()
-        if mode == "full":
-            status = self._blend(query, query_vector, context_vector, candidates, allowed, rng)
-        else:
-            status = "skipped: baseline"
-            for c in candidates.values():
-                c.explain.final = _baseline_score(mode, c.explain)
-            if mode == "bm25":
-                candidates = {i: c for i, c in candidates.items() if c.explain.bm25_rank}
-            if mode == "dense":
-                candidates = {i: c for i, c in candidates.items() if c.explain.ann_rank}
-        timings["blend"] = (time.perf_counter() - t0) * 1000
-
-        ranked = sorted(candidates.values(), key=lambda c: (-c.explain.final, c.memory_id))
-        last = max(k, r.near_miss_last_rank)
-        memories = self.repo.get_many([c.memory_id for c in ranked[:last]])
-        hits: list[SearchHit] = []
-        misses: list[SearchHit] = []
-        for rank, c in enumerate(ranked[:last], start=1):
-            memory = memories.get(c.memory_id)
-            if memory is None or memory.deleted:
-                continue
-            if rank > k:
-                c.explain.cut = f"rank {rank} > k={k}"
-            found = SearchHit(
-                id=c.memory_id,
-                kind=memory.kind,
-                content=memory.content,
-                score=round(c.explain.final, 6),
-                rank=rank,
-                explain=c.explain,
-            )
-            (hits if rank <= k else misses).append(found)
-        return SearchResult(query, mode, hits, misses, timings, status)
+        return candidates
 
     def _blend(
         self,
@@ -171,33 +209,29 @@ class HybridSearcher:
         rng: np.random.Generator | None,
     ) -> str:
         p = self.policy
-        memories = self.repo.get_many(list(candidates))
+        rows = self.cache.rows(candidates)
         similarity = self._similarities(query_vector, candidates)
         focus = (
             similarity if context_vector is None else self._similarities(context_vector, candidates)
         )
-        rerank_scores, status = self._rerank(query, candidates, memories)
+        rerank_scores, status = self._rerank(query, candidates)
         signals = BlendInputs(
             weights=relevance_weights(p.retrieval.blend, bool(rerank_scores)),
             max_rrf=2.0 / (p.retrieval.rrf_k + 1),
             max_bm25=max((c.explain.bm25_score or 0.0 for c in candidates.values()), default=0.0),
             now_s=self.clock.now().timestamp(),
         )
-        for memory_id in sorted(candidates):
-            memory = memories.get(memory_id)
-            if memory is None or memory.deleted:
-                candidates.pop(memory_id)
-                continue
-            score_memory(
-                p,
-                candidates[memory_id].explain,
-                memory,
-                similarity.get(memory_id),
-                focus.get(memory_id, 0.0),
-                rerank_scores.get(memory_id),
-                signals,
-                rng,
-            )
+        live = set(rows.ids)
+        for memory_id in [i for i in candidates if i not in live]:  # deleted or unknown
+            candidates.pop(memory_id)
+        score_candidates(
+            p,
+            rows,
+            [candidates[i].explain for i in rows.ids],
+            (similarity, focus, rerank_scores),
+            signals,
+            rng,
+        )
         self._spread(
             candidates,
             sorted(candidates.values(), key=lambda c: (-c.explain.final, c.memory_id)),
@@ -215,7 +249,7 @@ class HybridSearcher:
         return {int(key): float(sim) for key, sim in zip(keys, sims, strict=True)}
 
     def _rerank(
-        self, query: str, candidates: dict[int, _Candidate], memories: dict[int, Memory]
+        self, query: str, candidates: dict[int, _Candidate]
     ) -> tuple[dict[int, float], str]:
         if self.reranker is None or not self.reranker.available:
             reason = (
@@ -228,9 +262,8 @@ class HybridSearcher:
             return {}, f"skipped: {reason}"
         top = sorted(candidates.values(), key=lambda c: -c.explain.rrf)
         top = top[: self.policy.retrieval.rerank_top_n]
-        passages = [
-            (c.memory_id, memories[c.memory_id].content) for c in top if c.memory_id in memories
-        ]
+        texts = self.repo.contents([c.memory_id for c in top])
+        passages = [(c.memory_id, texts[c.memory_id]) for c in top if c.memory_id in texts]
         return self.reranker.score(query, passages), "ok"
 
     def _links(self, seeds: list[_Candidate]) -> dict[str, dict[int, list[tuple[int, float]]]]:
@@ -239,12 +272,8 @@ class HybridSearcher:
         ct, ca = self.policy.retrieval.contiguity, self.policy.co_access
         links: dict[str, dict[int, list[tuple[int, float]]]] = {"contiguity": {}, "co_access": {}}
         if ct.spread > 0 and ct.span > 0 and ct.seeds > 0:
-            near = conversation_neighbours(
-                self.repo.store.reader(),
-                [c.memory_id for c in seeds[: ct.seeds]],
-                span=ct.span,
-                gap_seconds=ct.gap_minutes * 60,
-                kinds=ct.kinds,
+            near = self.cache.neighbours(
+                [c.memory_id for c in seeds[: ct.seeds]], ct.span, ct.gap_minutes * 60
             )
             links["contiguity"] = {
                 seed: [(n, ct.spread * ct.decay ** (d - 1)) for n, d in pairs]
@@ -252,7 +281,7 @@ class HybridSearcher:
             }
         if ca.spread_factor > 0 and ca.partners_top_k > 0:
             top = [c.memory_id for c in seeds[: self.policy.retrieval.default_k]]
-            partners = self.repo.co_access_partners(top, ca.partners_top_k, ca.min_count)
+            partners = self.cache.partners(top, ca.partners_top_k, ca.min_count)
             links["co_access"] = {
                 seed: [(partner, ca.spread_factor) for partner in partners.get(seed, [])]
                 for seed in top

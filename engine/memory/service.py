@@ -1,16 +1,20 @@
 """The memory subsystem as one object: store, embed, index, search, forget.
 
-DuckDB is the source of truth. On open the keyword index is rebuilt from it and
+DuckDB is the source of truth. On open the keyword index and the scoring cache
+(what search scores by: :mod:`engine.memory.scoring_cache`) are loaded from it and
 the vector index is verified (model, dimension, checksum, count) and rebuilt
 from the stored f16 vectors when anything is off. A write commits rows and
-vectors in one transaction; the in-memory indexes are updated after the commit.
+vectors in one transaction; the in-memory indexes are updated after the commit
+(retrieval effects: when queued, see :mod:`engine.memory.retrieval_effects`).
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +30,9 @@ from engine.memory.records import Memory, NewMemory
 from engine.memory.repository import MemoryRepository
 from engine.memory.rerank import Reranker
 from engine.memory.retrieval_effects import apply_retrieval_effects, record_inclusions
+from engine.memory.scoring_cache import ScoringCache
+from engine.memory.scoring_load import load_scoring_cache, refresh_scoring_rows
+from engine.memory.scoring_rows import epoch_us
 from engine.memory.search import HybridSearcher, Mode, SearchResult
 from engine.memory.vector_index import IndexStatus, UsearchVectorIndex
 from engine.policy import Policy
@@ -86,10 +93,14 @@ class MemoryService:
         self.rng = np.random.default_rng(seed)
         self._threads = threads
         self.vectors = self._new_index()
+        self.scoring = ScoringCache(policy.retrieval.contiguity.kinds)
         self.searcher = HybridSearcher(
-            self.repo, self.keyword, self.vectors, policy, clock, reranker
+            self.repo, self.keyword, self.vectors, policy, clock, reranker, cache=self.scoring
         )
         self._dirty = False
+        self._inserted_at: dict[int, datetime] = {}
+        """Creation time of inserted memories not yet indexed (insert -> index_prepared)."""
+        self._inserted_lock = threading.Lock()
 
     def _new_index(self) -> UsearchVectorIndex:
         ix = self.policy.index
@@ -106,7 +117,7 @@ class MemoryService:
     # -- lifecycle ----------------------------------------------------------------------
 
     def open(self, progress: Progress | None = None) -> OpenReport:
-        """Build the keyword index and verify (or rebuild) the vector index.
+        """Build the keyword index and scoring cache, verify (or rebuild) the vector index.
 
         Args:
             progress: called as ``progress(stage, done, total)``.
@@ -120,6 +131,7 @@ class MemoryService:
             done += self.keyword.add_many(batch)
             if progress:
                 progress("keyword index", done, total)
+        self.reload_scoring_cache(progress)
         ix = self.policy.index
         opened = UsearchVectorIndex.open(
             self.index_path,
@@ -143,12 +155,24 @@ class MemoryService:
             self._rebuild(stored, progress)
         return OpenReport(total, status, detail, rebuilt, len(self.vectors))
 
+    def reload_scoring_cache(self, progress: Progress | None = None) -> int:
+        """Load the scoring cache from DuckDB again, after writes made behind this
+        service's back (SQL by hand, another process, a migration).
+
+        Args:
+            progress: called as ``progress("scoring cache", done, total)``.
+
+        Returns:
+            How many memories it holds (deleted ones included).
+        """
+        return load_scoring_cache(self.scoring, self.store.reader(), progress)
+
     def _rebuild(self, total: int, progress: Progress | None) -> None:
         done = 0
         for ids, vectors in self.repo.iter_vectors(
             self.embedder.name, self.embedder.dim, self.policy.index.rebuild_batch
         ):
-            self.vectors.add(ids, vectors)
+            self.vectors.add(ids, vectors, threads=self._threads)
             done += len(ids)
             if progress:
                 progress("vector index", done, total)
@@ -238,10 +262,27 @@ class MemoryService:
         self.repo.insert_vectors(
             cur, [ids[i] for i in prepared.embedded], self.embedder.name, prepared.vectors, now
         )
+        with self._inserted_lock:
+            self._inserted_at.update(dict.fromkeys(ids, now))
         return ids
 
     def index_prepared(self, ids: Sequence[int], prepared: PreparedMemories) -> None:
-        """Make committed memories searchable (keyword and vector indexes)."""
+        """Make committed memories searchable (scoring cache, keyword and vector indexes).
+
+        Args:
+            ids: what :meth:`insert_prepared` returned, after the commit.
+            prepared: what was inserted.
+        """
+        w = self.policy.weights
+        priors = ((w.prior_alpha, w.prior_beta), (w.immutable_alpha, w.immutable_beta))
+        with self._inserted_lock:
+            created = [self._inserted_at.pop(memory_id, None) for memory_id in ids]
+        for memory_id, item, at in zip(ids, prepared.items, created, strict=True):
+            if at is not None:
+                self.scoring.insert([memory_id], [item], at, priors)
+        unknown = [memory_id for memory_id, at in zip(ids, created, strict=True) if at is None]
+        if unknown:  # inserted by another service object: read them back
+            refresh_scoring_rows(self.scoring, self.store.reader(), unknown)
         for memory_id, item in zip(ids, prepared.items, strict=True):
             self.keyword.add(memory_id, item.content)
         if prepared.embedded:
@@ -272,6 +313,7 @@ class MemoryService:
             return 0
         now = self.clock.now()
         self.store.write(lambda cur: self.repo.mark_deleted(cur, live, now))
+        self.scoring.mark_deleted(live)
         for memory_id in live:
             self.keyword.remove(memory_id)
         self.vectors.remove(np.asarray(live, dtype=np.int64))
@@ -327,7 +369,9 @@ class MemoryService:
         )
         result.timings_ms["embed"] = embed_ms
         if mutate and mode == "full" and result.hits:
-            apply_retrieval_effects(self.store, self.policy, self.clock.now(), result, wait=False)
+            apply_retrieval_effects(
+                self.store, self.policy, self.clock.now(), result, wait=False, cache=self.scoring
+            )
         return result
 
     def get(self, memory_id: int) -> Memory | None:
@@ -352,9 +396,20 @@ class MemoryService:
     def log_inclusions(
         self, turn_id: int | None, context_id: str, items: list[tuple[int, int]]
     ) -> int:
-        """Record context inclusions and update access statistics (one transaction)."""
-        now = self.clock.now()
+        """Record context inclusions and update access statistics (one transaction).
+
+        Args:
+            turn_id: the turn, if any.
+            context_id: the context (for the log).
+            items: (memory id, tokens) pairs, in context order.
+
+        Returns:
+            How many inclusions were recorded.
+        """
+        now = to_naive_utc(self.clock.now())
         tau = self.policy.compaction.access.tau_days * 86400
-        return self.store.write(
-            lambda cur: record_inclusions(cur, turn_id, context_id, items, to_naive_utc(now), tau)
-        )
+        count = self.store.write(
+            lambda cur: record_inclusions(cur, turn_id, context_id, items, now, tau)
+        )  # the SQL appends epoch(now) to each memory's access times; so does the cache:
+        self.scoring.record_access([memory_id for memory_id, _ in items], epoch_us(now) / 10**6)
+        return count

@@ -105,6 +105,7 @@ def test_co_access_partner_gets_spread(service: MemoryService) -> None:
             "INSERT INTO co_access VALUES (?, ?, 3, now())", [min(a, b), max(a, b)]
         )
     )
+    service.reload_scoring_cache()  # SQL behind the service's back: reload what search reads
     result = service.search("alpha project kickoff", 2, mutate=False, noise=False)
     partner = next(h for h in result.hits if h.id == b)
     assert partner.explain.co_access > 0 and partner.explain.co_access_from == [a]
