@@ -56,45 +56,30 @@ class PermissionGate:
         Returns:
             When the unlock expires.
         """
-        now = self._clock.now()
-        expires = now + timedelta(minutes=minutes or self._policy.unlock_default_minutes)
-
-        def job(cur: duckdb.DuckDBPyConnection) -> None:
-            assert self._store.writer is not None
-            first = self._store.writer.ids.take("safety_audit", len(scopes))
-            for offset, scope in enumerate(scopes):
-                record_audit(
-                    cur,
-                    first + offset,
-                    now,
-                    "unlock",
-                    scope.value,
-                    "granted",
-                    f"unlocked by {by}",
-                    {"expires_at": expires.isoformat(), "by": by},
-                )
-
-        self._store.write(job)
+        expires = self._clock.now() + timedelta(
+            minutes=minutes or self._policy.unlock_default_minutes
+        )
+        self._record(
+            scopes, "granted", f"unlocked by {by}", {"expires_at": expires.isoformat(), "by": by}
+        )
         return expires
 
     def lock(self, by: str = "operator") -> None:
         """End every unlock now."""
+        scopes = [s for s in Scope if s.value not in self._policy.unlocked_scopes]
+        self._record(scopes, "revoked", f"locked by {by}", {"by": by})
+
+    def _record(
+        self, scopes: list[Scope], decision: str, reason: str, detail: dict[str, object]
+    ) -> None:
         now = self._clock.now()
 
         def job(cur: duckdb.DuckDBPyConnection) -> None:
             assert self._store.writer is not None
-            scopes = [s for s in Scope if s.value not in self._policy.unlocked_scopes]
             first = self._store.writer.ids.take("safety_audit", len(scopes))
             for offset, scope in enumerate(scopes):
                 record_audit(
-                    cur,
-                    first + offset,
-                    now,
-                    "unlock",
-                    scope.value,
-                    "revoked",
-                    f"locked by {by}",
-                    {"by": by},
+                    cur, first + offset, now, "unlock", scope.value, decision, reason, detail
                 )
 
         self._store.write(job)
