@@ -13,6 +13,7 @@ from engine.llm.streaming import StreamCollector
 from engine.llm.wire import (
     ToolStrategy,
     native_call_schema,
+    openai_sampling_fields,
     openai_tools,
     output_schema,
     wire_messages,
@@ -86,7 +87,6 @@ def chat_body(
     Returns:
         The body, with prompt caching on and usage in the final chunk.
     """
-    options = request.options
     body: dict[str, Any] = {
         "stream": True,
         "stream_options": {"include_usage": True},
@@ -101,14 +101,7 @@ def chat_body(
             "type": "json_schema",
             "json_schema": {"name": "envelope", "schema": schema},
         }
-    if options.temperature is not None:
-        body["temperature"] = options.temperature
-    if options.max_tokens is not None:
-        body["max_tokens"] = options.max_tokens
-    if options.seed is not None:
-        body["seed"] = options.seed
-    if options.stop:
-        body["stop"] = list(options.stop)
+    body.update(openai_sampling_fields(request.options))
     return body
 
 

@@ -28,6 +28,7 @@ from engine.llm.streaming import StreamCollector, text_filter_for
 from engine.llm.wire import (
     ToolStrategy,
     native_tool_names,
+    openai_sampling_fields,
     openai_tools,
     output_schema,
     tool_strategy,
@@ -170,7 +171,6 @@ class OpenAICompatProvider(HttpProviderBase):
     def _body(
         self, request: ChatRequest, strategy: ToolStrategy, wire_names: dict[str, str]
     ) -> dict[str, Any]:
-        options = request.options
         body: dict[str, Any] = {
             "model": self._model,
             "stream": True,
@@ -188,12 +188,5 @@ class OpenAICompatProvider(HttpProviderBase):
                 "type": "json_schema",
                 "json_schema": {"name": schema_name, "schema": schema},
             }
-        if options.temperature is not None:
-            body["temperature"] = options.temperature
-        if options.max_tokens is not None:
-            body["max_tokens"] = options.max_tokens
-        if options.seed is not None:
-            body["seed"] = options.seed
-        if options.stop:
-            body["stop"] = list(options.stop)
+        body.update(openai_sampling_fields(request.options))
         return body

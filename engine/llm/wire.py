@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from engine.llm.base import ChatMessage, ChatRequest
+from engine.llm.base import ChatMessage, ChatOptions, ChatRequest
 from engine.llm.envelope import (
     ToolCallEnvelope,
     envelope_json_schema,
@@ -137,6 +137,27 @@ def wire_messages(
     if strategy in ("native", "hybrid"):
         return native_messages(request, wire_names, ollama=ollama)
     return plain_messages(request)
+
+
+def openai_sampling_fields(options: ChatOptions) -> dict[str, Any]:
+    """The sampling options an OpenAI-style body carries (only those that are set).
+
+    Args:
+        options: the request's options.
+
+    Returns:
+        ``temperature``, ``max_tokens``, ``seed`` and ``stop`` where given.
+    """
+    fields: dict[str, Any] = {}
+    if options.temperature is not None:
+        fields["temperature"] = options.temperature
+    if options.max_tokens is not None:
+        fields["max_tokens"] = options.max_tokens
+    if options.seed is not None:
+        fields["seed"] = options.seed
+    if options.stop:
+        fields["stop"] = list(options.stop)
+    return fields
 
 
 def native_tool_names(request: ChatRequest) -> dict[str, str]:
