@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -40,6 +40,26 @@ def progress_bar() -> Progress:
     )
 
 
+def stage_reporter(bar: Progress, verb: str) -> Callable[[str, int, int], None]:
+    """A ``progress(stage, done, total)`` callback showing one bar per stage.
+
+    Args:
+        bar: the progress display.
+        verb: what is being done ("building", "preparing").
+
+    Returns:
+        The callback.
+    """
+    tasks: dict[str, TaskID] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(f"{verb} {stage}", total=total)
+        bar.update(tasks[stage], completed=done)
+
+    return report
+
+
 @contextmanager
 def open_memory(state: CliState, *, read_only: bool = False) -> Iterator[MemoryService]:
     """Open the store and the memory service; save the index on the way out.
@@ -61,14 +81,7 @@ def open_memory(state: CliState, *, read_only: bool = False) -> Iterator[MemoryS
     with Store(settings.data_dir.db_path, read_only=read_only) as store:
         memory = build_memory(settings, policy, store)
         with progress_bar() as bar:
-            tasks: dict[str, TaskID] = {}
-
-            def report(stage: str, done: int, total: int) -> None:
-                if stage not in tasks:
-                    tasks[stage] = bar.add_task(f"building {stage}", total=total)
-                bar.update(tasks[stage], completed=done)
-
-            memory.open(report)
+            memory.open(stage_reporter(bar, "building"))
         try:
             yield memory
         finally:

@@ -29,8 +29,9 @@ def run_main_job(state: CliState, ctx: typer.Context | None = None) -> int:
     if ctx is not None and sys.stdin.isatty() and sys.stdout.isatty():
         from cephalon_tui.commands.chat import chat
 
-        console.print(f"[dim]data dir {settings.data_dir.root}; `cephalon --help` lists "
-                      "every command[/]")
+        console.print(
+            f"[dim]data dir {settings.data_dir.root}; `cephalon --help` lists every command[/]"
+        )
         chat(ctx, once=None, as_json=False, provider=None, base_url=None, model=None)
         return 0
     render_report(doctor_report(settings))

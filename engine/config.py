@@ -8,7 +8,6 @@ overlaid key by key with the user's policy file.
 
 from __future__ import annotations
 
-import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -133,12 +132,13 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return merged
 
 
-def _flatten(doc: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten_keys(doc: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested tables as dotted keys: ``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (lists stay whole)."""
     flat: dict[str, Any] = {}
     for key, value in doc.items():
         dotted = f"{prefix}.{key}" if prefix else str(key)
         if isinstance(value, Mapping):
-            flat.update(_flatten(value, dotted))
+            flat.update(flatten_keys(value, dotted))
         else:
             flat[dotted] = value
     return flat
@@ -147,7 +147,7 @@ def _flatten(doc: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 def _format_validation_error(
     exc: ValidationError, user_doc: Mapping[str, Any], user_path: Path | None
 ) -> str:
-    user_keys = _flatten(user_doc)
+    user_keys = flatten_keys(user_doc)
     lines = []
     for err in exc.errors():
         loc = tuple(err["loc"])
@@ -184,9 +184,9 @@ def load_policy(user_file: Path | None = None) -> LoadedPolicy:
         policy = Policy.model_validate(merged)
     except ValidationError as exc:
         raise PolicyError(_format_validation_error(exc, user_doc, user_file)) from None
-    sources = {key: str(DEFAULT_POLICY_PATH) for key in _flatten(default_doc)}
+    sources = {key: str(DEFAULT_POLICY_PATH) for key in flatten_keys(default_doc)}
     if user_file is not None:
-        sources.update({key: str(user_file) for key in _flatten(user_doc)})
+        sources.update({key: str(user_file) for key in flatten_keys(user_doc)})
     files = (DEFAULT_POLICY_PATH,) + ((user_file,) if user_file is not None else ())
     return LoadedPolicy(policy=policy, files=files, sources=sources)
 
@@ -219,8 +219,6 @@ def load_settings(home: Path | None = None) -> Settings:
             for e in exc.errors()
         )
         raise PolicyError(f"invalid environment setting: {details}") from None
-    if home is not None:
+    if home is not None:  # CEPHALON_HOME was read by Settings; --home wins over it
         settings = settings.model_copy(update={"home": home})
-    elif "CEPHALON_HOME" in os.environ:
-        settings = settings.model_copy(update={"home": Path(os.environ["CEPHALON_HOME"])})
     return settings

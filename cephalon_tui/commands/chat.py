@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from cephalon_tui.engine_access import configure_cli_logging, progress_bar
+from cephalon_tui.engine_access import configure_cli_logging, progress_bar, stage_reporter
 from cephalon_tui.output import console, print_json
 from cephalon_tui.state import CliState
 from engine.engine import Engine
@@ -36,9 +36,7 @@ def _outcome_json(outcome: TurnOutcome) -> dict[str, object]:
 
 def chat(
     ctx: typer.Context,
-    once: str | None = typer.Option(
-        None, "--once", help="Send one message, print the reply."
-    ),
+    once: str | None = typer.Option(None, "--once", help="Send one message, print the reply."),
     as_json: bool = typer.Option(False, "--json", help="With --once: print the turn as JSON."),
     provider: str | None = typer.Option(None, "--provider", help="local, ollama or openai."),
     base_url: str | None = typer.Option(None, "--base-url", help="Server for ollama/openai."),
@@ -61,14 +59,7 @@ def chat(
     settings.data_dir.ensure_writable()
     configure_cli_logging(settings)
     with progress_bar() as bar:
-        tasks: dict[str, object] = {}
-
-        def report(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(f"preparing {stage}", total=total)
-            bar.update(tasks[stage], completed=done)  # type: ignore[arg-type]
-
-        engine = Engine(settings, state.policy.policy, progress=report)
+        engine = Engine(settings, state.policy.policy, progress=stage_reporter(bar, "preparing"))
     with engine:
         streaming = not as_json and sys.stdout.isatty()
 

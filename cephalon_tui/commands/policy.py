@@ -10,20 +10,11 @@ from rich.table import Table
 
 from cephalon_tui.output import console, print_json
 from cephalon_tui.state import CliState
-from engine.config import load_policy
+from engine.config import flatten_keys, load_policy
 from engine.errors import PolicyError
 from engine.policy_edn import import_edn_policy
 
 app = typer.Typer(help="Show, check and import policy files.", no_args_is_help=True)
-
-
-def _flatten(value: object, prefix: str = "") -> dict[str, object]:
-    if isinstance(value, dict):
-        flat: dict[str, object] = {}
-        for key, item in value.items():
-            flat.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
-        return flat
-    return {prefix: value}
 
 
 @app.command("show")
@@ -34,7 +25,7 @@ def show(
     """Print the effective policy: every value and the file it came from."""
     state: CliState = ctx.obj
     loaded = state.policy
-    values = _flatten(loaded.policy.model_dump(mode="json"))
+    values = flatten_keys(loaded.policy.model_dump(mode="json"))
     rows = [
         {"key": key, "value": value, "source": _source(loaded.sources, key)}
         for key, value in values.items()
