@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.clock import FrozenClock
+from tests.fakes.llm_server import FakeLLMServer
 
 
 @pytest.fixture(autouse=True)
@@ -20,6 +21,13 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     home = tmp_path / "home"
     monkeypatch.setenv("CEPHALON_HOME", str(home))
     yield home
+
+
+@pytest.fixture
+def server() -> Iterator[FakeLLMServer]:
+    """A real HTTP server on 127.0.0.1 speaking the OpenAI and Ollama chat protocols."""
+    with FakeLLMServer() as fake:
+        yield fake
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,12 +13,6 @@ from tests.helpers import run_cli
 
 KEYS = {"turn_id", "reply", "provider", "model", "tokens_in", "tokens_out", "latency_ms"}
 FAST = {"CEPHALON_EMBEDDER": "hashing"}  # the provider path is under test, not the embedder
-
-
-@pytest.fixture
-def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as fake:
-        yield fake
 
 
 def _chat(

@@ -24,8 +24,11 @@ SPECS = [
     ToolSpec(
         name="memory.search",
         description="Search memory.",
-        parameters={"type": "object", "properties": {"query": {"type": "string"}},
-                    "required": ["query"]},
+        parameters={
+            "type": "object",
+            "properties": {"query": {"type": "string"}},
+            "required": ["query"],
+        },
     ),
     ToolSpec(name="clock.now", description="The time."),
 ]
@@ -44,29 +47,46 @@ def test_clean_envelopes_need_no_repair() -> None:
 @pytest.mark.parametrize(
     ("raw", "repair"),
     [
-        ('```json\n{"type":"tool_call","name":"memory.search","args":{"query":"x"}}\n```',
-         "fenced_json"),
-        ("{'type': 'tool_call', 'name': 'memory.search', 'args': {'query': 'x'}}",
-         "single_quotes"),
+        (
+            '```json\n{"type":"tool_call","name":"memory.search","args":{"query":"x"}}\n```',
+            "fenced_json",
+        ),
+        ("{'type': 'tool_call', 'name': 'memory.search', 'args': {'query': 'x'}}", "single_quotes"),
         ('{"type":"tool_call","name":"memory.search","args":{"query":"x",},}', "trailing_commas"),
-        ('{"type":"tool_call","name":"memory.search","arguments":{"query":"x"}}',
-         "args_key:arguments"),
-        ('{"type":"tool_call","name":"memory.search","args":"{\\"query\\": \\"x\\"}"}',
-         "args_json_string"),
-        ('{"type":"tool_call","name":"memory.serch","args":{"query":"x"}}',
-         "tool_name:memory.serch->memory.search"),
-        ('{"type":"tool_call","name":"memory__search","args":{"query":"x"}}',
-         "tool_name:memory__search->memory.search"),
+        (
+            '{"type":"tool_call","name":"memory.search","arguments":{"query":"x"}}',
+            "args_key:arguments",
+        ),
+        (
+            '{"type":"tool_call","name":"memory.search","args":"{\\"query\\": \\"x\\"}"}',
+            "args_json_string",
+        ),
+        (
+            '{"type":"tool_call","name":"memory.serch","args":{"query":"x"}}',
+            "tool_name:memory.serch->memory.search",
+        ),
+        (
+            '{"type":"tool_call","name":"memory__search","args":{"query":"x"}}',
+            "tool_name:memory__search->memory.search",
+        ),
         ('{"type":"tool_call","name":"memory.search","args":{"query":"x"', "closed_truncated_json"),
-        ('<tool_call>{"name": "memory.search", "arguments": {"query": "x"}}</tool_call>',
-         "tool_call_tags"),
+        (
+            '<tool_call>{"name": "memory.search", "arguments": {"query": "x"}}</tool_call>',
+            "tool_call_tags",
+        ),
         ('{{"name": "memory.search", "arguments": {"query": "x"}}}', "double_braces"),
-        ('{"type":"tool_call","name":"memory.search","args":{"query":"x"}}}} and so on',
-         "trailing_text"),
-        ('Sure: {"type":"tool_call","name":"memory.search","args":{"query":"x"}}',
-         "extracted_json"),
-        ('{"type":"function","function":{"name":"memory.search","arguments":"{\\"query\\":\\"x\\"}"}}',
-         "unwrapped_function"),
+        (
+            '{"type":"tool_call","name":"memory.search","args":{"query":"x"}}}} and so on',
+            "trailing_text",
+        ),
+        (
+            'Sure: {"type":"tool_call","name":"memory.search","args":{"query":"x"}}',
+            "extracted_json",
+        ),
+        (
+            '{"type":"function","function":{"name":"memory.search","arguments":"{\\"query\\":\\"x\\"}"}}',
+            "unwrapped_function",
+        ),
     ],
 )
 def test_each_repair_kind_yields_the_same_call(raw: str, repair: str) -> None:
@@ -123,7 +143,9 @@ def test_schema_lists_tool_names_and_respects_tool_choice() -> None:
     tool_branch = schema["anyOf"][0]
     assert tool_branch["properties"]["name"]["enum"] == ["memory.search", "clock.now"]
     assert [b["properties"]["type"]["const"] for b in schema["anyOf"]] == [
-        "tool_call", "message", "cancel",
+        "tool_call",
+        "message",
+        "cancel",
     ]
     required = envelope_json_schema(SPECS, tool_choice="required")
     assert required["properties"]["type"]["const"] == "tool_call"

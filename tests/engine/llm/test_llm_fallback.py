@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 
-from engine.llm.base import ChatMessage, ChatOptions, ChatRequest, TextDelta
+from engine.llm.base import TextDelta
 from engine.llm.breaker import BreakerState, CircuitBreaker
 from engine.llm.errors import AllProvidersFailed, ProviderHTTPError, ProviderUnavailable
 from engine.llm.fallback import FallbackChain, RetryPolicy
 from engine.llm.ollama import OllamaProvider
 from engine.llm.openai_compat import OpenAICompatProvider
 from engine.llm.scripted import ScriptedProvider, ScriptedReply
+from tests.engine.llm.requests import ask
 from tests.fakes.llm_server import FakeLLMServer, Reply, Status, free_port
 
 
@@ -34,18 +34,6 @@ class WaitRecorder:
         self.waits.append(seconds)
         if self._clock is not None:
             self._clock.now += seconds
-
-
-def ask() -> ChatRequest:
-    return ChatRequest(
-        messages=[ChatMessage(role="user", content="hi")], options=ChatOptions(timeout_s=5.0)
-    )
-
-
-@pytest.fixture
-def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as fake:
-        yield fake
 
 
 def test_breaker_opens_after_n_failures_and_half_opens_after_cooldown() -> None:
@@ -143,7 +131,8 @@ def test_open_breaker_is_skipped_then_half_opens() -> None:
     assert chain.breakers["flaky"].state is BreakerState.OPEN
     skipped = chain.chat(ask())
     assert (skipped.attempts[0].outcome, skipped.attempts[0].error_kind) == (
-        "skipped", "CircuitOpen",
+        "skipped",
+        "CircuitOpen",
     )
     assert flaky.remaining == 1  # not called while open
     clock.now += 60.0
@@ -163,13 +152,16 @@ def test_client_errors_fall_through_without_tripping_the_breaker() -> None:
 
 def test_everything_failing_reports_every_attempt() -> None:
     first = ScriptedProvider([ProviderUnavailable("refused", "a")], name="a")
-    second = ScriptedProvider([ScriptedReply(error=ProviderHTTPError("boom", "b", 500))] * 2,
-                              name="b")
+    second = ScriptedProvider(
+        [ScriptedReply(error=ProviderHTTPError("boom", "b", 500))] * 2, name="b"
+    )
     chain = FallbackChain([first, second], wait=WaitRecorder())
     with pytest.raises(AllProvidersFailed) as raised:
         chain.chat(ask())
     assert [(a.provider, a.error_kind) for a in raised.value.attempts] == [
-        ("a", "ProviderUnavailable"), ("b", "ProviderHTTPError"), ("b", "ProviderHTTPError"),
+        ("a", "ProviderUnavailable"),
+        ("b", "ProviderHTTPError"),
+        ("b", "ProviderHTTPError"),
     ]
     assert "a: ProviderUnavailable" in str(raised.value)
 

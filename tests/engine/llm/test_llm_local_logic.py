@@ -14,15 +14,19 @@ from typing import Any
 import pytest
 
 from engine.llm import local
-from engine.llm.base import ChatMessage, ChatOptions, ChatRequest, TextDelta, ToolSpec
+from engine.llm.base import ChatOptions, TextDelta, ToolSpec
 from engine.llm.envelope import MessageEnvelope, ToolCallEnvelope
 from engine.llm.errors import ProviderHTTPError, ProviderTimeout
 from engine.llm.local import LoadState, LocalProvider
+from tests.engine.llm.requests import ask
 
 SEARCH = ToolSpec(
     name="memory.search",
-    parameters={"type": "object", "properties": {"query": {"type": "string"}},
-                "required": ["query"]},
+    parameters={
+        "type": "object",
+        "properties": {"query": {"type": "string"}},
+        "required": ["query"],
+    },
 )
 
 
@@ -33,9 +37,17 @@ def chunks(text: str, pieces: int = 3) -> list[dict[str, Any]]:
         {"choices": [{"index": 0, "delta": {"content": part}}]} for part in parts
     ]
     out.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-    out.append({"choices": [], "usage": {"prompt_tokens": 40, "completion_tokens": 9,
-                                         "prompt_tokens_details": {"cached_tokens": 30}},
-                "timings": {"prompt_per_second": 60.0, "predicted_per_second": 25.0}})
+    out.append(
+        {
+            "choices": [],
+            "usage": {
+                "prompt_tokens": 40,
+                "completion_tokens": 9,
+                "prompt_tokens_details": {"cached_tokens": 30},
+            },
+            "timings": {"prompt_per_second": 60.0, "predicted_per_second": 25.0},
+        }
+    )
     return out
 
 
@@ -71,11 +83,6 @@ def provider_for(tmp_path: Path) -> LocalProvider:
     return provider
 
 
-def ask(text: str = "hi", **kwargs: Any) -> ChatRequest:
-    options = kwargs.pop("options", ChatOptions(timeout_s=5.0))
-    return ChatRequest(messages=[ChatMessage(role="user", content=text)], options=options, **kwargs)
-
-
 def test_plain_chat_streams_and_reports_llama_timings(
     stand_in: StandInServer, tmp_path: Path
 ) -> None:
@@ -109,8 +116,10 @@ def test_a_botched_call_is_regenerated_under_a_schema_with_the_same_prompt(
     stand_in: StandInServer, tmp_path: Path
 ) -> None:
     stand_in.script.extend(
-        [chunks('{"name": "memory__search", "arguments": {"query": "q" + x}}'),
-         chunks('{"name": "memory__search", "arguments": {"query": "sister"}}')]
+        [
+            chunks('{"name": "memory__search", "arguments": {"query": "q" + x}}'),
+            chunks('{"name": "memory__search", "arguments": {"query": "sister"}}'),
+        ]
     )
     provider = provider_for(tmp_path)
     result = provider.chat(ask(tools=[SEARCH]))
@@ -135,8 +144,9 @@ def test_prose_with_tools_is_a_message_and_streams(stand_in: StandInServer, tmp_
 def test_required_tool_choice_uses_the_envelope_schema(
     stand_in: StandInServer, tmp_path: Path
 ) -> None:
-    stand_in.script.append(chunks('{"type": "tool_call", "name": "memory.search", '
-                                  '"args": {"query": "q"}}'))
+    stand_in.script.append(
+        chunks('{"type": "tool_call", "name": "memory.search", "args": {"query": "q"}}')
+    )
     provider = provider_for(tmp_path)
     result = provider.chat(ask(tools=[SEARCH], tool_choice="required"))
     assert result.envelope == ToolCallEnvelope(name="memory.search", args={"query": "q"})

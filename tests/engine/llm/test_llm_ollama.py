@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -24,15 +25,10 @@ from engine.llm.errors import (
     RateLimited,
 )
 from engine.llm.ollama import OllamaProvider, ollama_chat_url
+from tests.engine.llm.requests import ask as base_ask
 from tests.fakes.llm_server import FakeLLMServer, Reply, Status, free_port
 
 CLOCK = ToolSpec(name="clock.now", description="The current time.")
-
-
-@pytest.fixture
-def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as fake:
-        yield fake
 
 
 @pytest.fixture
@@ -42,12 +38,12 @@ def provider(server: FakeLLMServer) -> Iterator[OllamaProvider]:
     client.close()
 
 
-def ask(text: str = "hi", **kwargs: object) -> ChatRequest:
-    options = kwargs.pop("options", ChatOptions(timeout_s=5.0, temperature=0.2, max_tokens=64,
-                                                 seed=7, stop=["\n\n"]))
-    return ChatRequest(
-        messages=[ChatMessage(role="user", content=text)], options=options, **kwargs  # type: ignore[arg-type]
-    )
+SAMPLING = ChatOptions(timeout_s=5.0, temperature=0.2, max_tokens=64, seed=7, stop=["\n\n"])
+
+
+def ask(text: str = "hi", **kwargs: Any) -> ChatRequest:
+    """A request carrying every sampling option, so the body mapping is exercised."""
+    return base_ask(text, kwargs.pop("options", SAMPLING), **kwargs)
 
 
 def test_url_with_or_without_api() -> None:
@@ -67,8 +63,13 @@ def test_streams_ndjson_and_reads_counts_and_rates(
     assert result.timings.decode_tok_s == pytest.approx(40.0)  # 10 tokens in 0.25 s
     assert result.finish_reason == "stop" and result.provider == "ollama"
     body = server.requests[0].body
-    assert body["options"] == {"temperature": 0.2, "num_predict": 64, "seed": 7,
-                               "stop": ["\n\n"], "num_ctx": 4096}
+    assert body["options"] == {
+        "temperature": 0.2,
+        "num_predict": 64,
+        "seed": 7,
+        "stop": ["\n\n"],
+        "num_ctx": 4096,
+    }
     assert body["keep_alive"] == "30m" and body["stream"] is True
     json.dumps(result.raw)
 
@@ -126,7 +127,7 @@ def test_response_schema_without_tools_is_sent_as_format(
 
 
 def test_model_not_pulled_is_unavailable(server: FakeLLMServer, provider: OllamaProvider) -> None:
-    server.script(Status(404, {"error": "model \"qwen2.5:1.5b\" not found, try pulling it first"}))
+    server.script(Status(404, {"error": 'model "qwen2.5:1.5b" not found, try pulling it first'}))
     with pytest.raises(ProviderUnavailable):
         provider.chat(ask())
 

@@ -26,6 +26,7 @@ from engine.llm.errors import (
     RateLimited,
 )
 from engine.llm.openai_compat import OpenAICompatProvider, chat_completions_url
+from tests.engine.llm.requests import ask
 from tests.fakes.llm_server import Drop, FakeLLMServer, Reply, Status, free_port
 
 SECRET = "sk-test-0123456789abcdef"
@@ -37,12 +38,6 @@ SEARCH = ToolSpec(
 
 
 @pytest.fixture
-def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as fake:
-        yield fake
-
-
-@pytest.fixture
 def provider(
     server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[OpenAICompatProvider]:
@@ -50,13 +45,6 @@ def provider(
     client = OpenAICompatProvider(server.url, "fake-model", api_key_env="TEST_LLM_KEY")
     yield client
     client.close()
-
-
-def ask(text: str = "hi", **kwargs: object) -> ChatRequest:
-    options = kwargs.pop("options", ChatOptions(timeout_s=5.0))
-    return ChatRequest(
-        messages=[ChatMessage(role="user", content=text)], options=options, **kwargs  # type: ignore[arg-type]
-    )
 
 
 def test_base_url_with_or_without_v1() -> None:
@@ -110,8 +98,9 @@ def test_malformed_native_arguments_are_repaired(
 ) -> None:
     server.script(Reply(tool=("memory__search", {}), arguments_text="{'query': 'x',}"))
     result = provider.chat(ask(tools=[SEARCH]))
-    assert result.envelope == ToolCallEnvelope(name="memory.search", args={"query": "x"},
-                                               call_id="call_1")
+    assert result.envelope == ToolCallEnvelope(
+        name="memory.search", args={"query": "x"}, call_id="call_1"
+    )
     assert "single_quotes" in result.repairs
 
 
@@ -131,8 +120,10 @@ def test_tool_history_is_sent_in_openai_shape(
     request = ChatRequest(
         messages=[
             ChatMessage(role="user", content="when?"),
-            ChatMessage(role="assistant", tool_call=ToolCallRecord(
-                name="memory.search", args={"query": "b"}, id="call_9")),
+            ChatMessage(
+                role="assistant",
+                tool_call=ToolCallRecord(name="memory.search", args={"query": "b"}, id="call_9"),
+            ),
             ChatMessage(role="tool", name="memory.search", tool_call_id="call_9", content="March"),
         ],
         tools=[SEARCH],
@@ -140,7 +131,8 @@ def test_tool_history_is_sent_in_openai_shape(
     provider.chat(request)
     messages = server.requests[0].body["messages"]
     assert messages[1]["tool_calls"][0] == {
-        "id": "call_9", "type": "function",
+        "id": "call_9",
+        "type": "function",
         "function": {"name": "memory__search", "arguments": '{"query": "b"}'},
     }
     assert messages[2] == {"role": "tool", "content": "March", "tool_call_id": "call_9"}
@@ -157,7 +149,8 @@ def test_constrained_mode_sends_the_envelope_schema_and_streams_message_content(
     body = server.requests[0].body
     assert "tools" not in body
     assert body["response_format"]["json_schema"]["schema"]["anyOf"][0]["properties"]["name"] == {
-        "type": "string", "enum": ["memory.search"],
+        "type": "string",
+        "enum": ["memory.search"],
     }
     assert "memory.search" in body["messages"][0]["content"]
 

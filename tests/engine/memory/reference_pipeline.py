@@ -140,8 +140,8 @@ def reference_search(
     candidates = searcher.candidates(query, query_vector, allowed, {})
     memories = svc.repo.get_many(list(candidates))
     similarity = searcher._similarities(query_vector, candidates)
-    focus = similarity if context_vector is None else searcher._similarities(
-        context_vector, candidates
+    focus = (
+        similarity if context_vector is None else searcher._similarities(context_vector, candidates)
     )
     for c in candidates.values():
         c.explain.rerank = "skipped: no reranker model"

@@ -37,8 +37,9 @@ class FakeServer:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 outer.requests.append((self.path, body, dict(self.headers)))
                 status, payload = reply(self.path, body)
-                data = payload.encode() if isinstance(payload, str) else json.dumps(
-                    payload).encode()
+                data = (
+                    payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+                )
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -51,7 +52,8 @@ class FakeServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self.thread.start()
 
     def close(self) -> None:
@@ -87,8 +89,10 @@ def ollama_reply(path: str, body: dict[str, Any]) -> Reply:
 
 
 def openai_reply(path: str, body: dict[str, Any]) -> Reply:
-    data = [{"object": "embedding", "index": i, "embedding": _vector(t)}
-            for i, t in enumerate(body["input"])]
+    data = [
+        {"object": "embedding", "index": i, "embedding": _vector(t)}
+        for i, t in enumerate(body["input"])
+    ]
     return 200, {"object": "list", "data": list(reversed(data)), "model": body["model"]}
 
 
@@ -115,8 +119,9 @@ def test_unknown_dim_is_probed_once(serve: Any) -> None:
 
 def test_openai_compatible_orders_by_index_and_sends_the_key(serve: Any) -> None:
     server = serve(openai_reply)
-    model = OpenAICompatibleEmbedder(model="text-embedding-3-small",
-                                     base_url=server.url + "/v1/", api_key="sk-test")
+    model = OpenAICompatibleEmbedder(
+        model="text-embedding-3-small", base_url=server.url + "/v1/", api_key="sk-test"
+    )
     vectors = model.embed(["a", "bbbb"])
     np.testing.assert_allclose(vectors[1], np.array([4, 2, 1]) / np.sqrt(21), rtol=1e-6)
     path, body, headers = server.requests[0]

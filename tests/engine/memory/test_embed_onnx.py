@@ -46,13 +46,15 @@ def test_vectors_are_384d_unit_norm_and_named(embedder: OnnxMiniLMEmbedder) -> N
 
 
 def test_close_sentences_score_higher_than_unrelated_ones(embedder: OnnxMiniLMEmbedder) -> None:
-    cat, kitten, revenue, password, reset = embedder.embed([
-        "The cat is sleeping on the mat.",
-        "A kitten naps on the rug.",
-        "Quarterly revenue grew ten percent year over year.",
-        "How do I change my password?",
-        "Steps to reset a forgotten login password",
-    ])
+    cat, kitten, revenue, password, reset = embedder.embed(
+        [
+            "The cat is sleeping on the mat.",
+            "A kitten naps on the rug.",
+            "Quarterly revenue grew ten percent year over year.",
+            "How do I change my password?",
+            "Steps to reset a forgotten login password",
+        ]
+    )
     assert float(cat @ kitten) > 0.5
     assert float(cat @ kitten) > float(cat @ revenue) + 0.3
     assert float(password @ reset) > float(password @ revenue) + 0.3

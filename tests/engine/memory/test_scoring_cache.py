@@ -4,7 +4,6 @@ neighbour and co-access questions exactly as the SQL does."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,15 +25,6 @@ from tests.engine.memory.store_builder import (
     random_memories,
     stored_rows,
 )
-
-
-@pytest.fixture
-def service(tmp_path: Path, clock: FrozenClock) -> Iterator[MemoryService]:
-    with Store(tmp_path / "db.duckdb", clock=clock) as store:
-        svc = MemoryService(store, HashingEmbedder(), load_policy().policy, clock, tmp_path / "ix")
-        svc.open()
-        yield svc
-        svc.close()
 
 
 def _fresh(svc: MemoryService) -> ScoringCache:

@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from engine.clock import FrozenClock
-from engine.config import load_policy
 from engine.memory.blend import relevance_weights
 from engine.memory.contiguity import conversation_neighbours
-from engine.memory.embed import HashingEmbedder
 from engine.memory.records import NewMemory
 from engine.memory.service import MemoryService
 from engine.policy.memory import BlendWeights
-from engine.store import Store
-
-
-@pytest.fixture
-def service(tmp_path: Path, clock: FrozenClock) -> Iterator[MemoryService]:
-    with Store(tmp_path / "db.duckdb", clock=clock) as store:
-        svc = MemoryService(store, HashingEmbedder(), load_policy().policy, clock, tmp_path / "ix")
-        svc.open()
-        yield svc
-        svc.close()
 
 
 def _weights(**values: float) -> BlendWeights:

@@ -5,18 +5,11 @@ same hits, ranks, scores and explanations, with and without noise, fenced by
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import numpy as np
-import pytest
 
 from engine.clock import FrozenClock
-from engine.config import load_policy
-from engine.memory.embed import HashingEmbedder
 from engine.memory.search import SearchResult
 from engine.memory.service import MemoryService
-from engine.store import Store
 from tests.engine.memory.reference_pipeline import reference_search
 from tests.engine.memory.store_builder import (
     add_prepared,
@@ -24,15 +17,6 @@ from tests.engine.memory.store_builder import (
     queries,
     random_memories,
 )
-
-
-@pytest.fixture
-def service(tmp_path: Path, clock: FrozenClock) -> Iterator[MemoryService]:
-    with Store(tmp_path / "db.duckdb", clock=clock) as store:
-        svc = MemoryService(store, HashingEmbedder(), load_policy().policy, clock, tmp_path / "ix")
-        svc.open()
-        yield svc
-        svc.close()
 
 
 def _dump(result: SearchResult) -> list[dict[str, object]]:

@@ -126,30 +126,34 @@ def test_progress_reports_chunks(vectors: np.ndarray) -> None:
     assert seen == [(100, 100)] and len(index) == 100 and not index.contains(300)
 
 
-def test_save_open_roundtrip(index: UsearchVectorIndex, vectors: np.ndarray,
-                             tmp_path: Path) -> None:
+def test_save_open_roundtrip(
+    index: UsearchVectorIndex, vectors: np.ndarray, tmp_path: Path
+) -> None:
     path = tmp_path / "memories.usearch"
     meta = index.save(path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "memories.usearch", "memories.usearch.meta.json"]  # no temp file left behind
+        "memories.usearch",
+        "memories.usearch.meta.json",
+    ]  # no temp file left behind
     sidecar = json.loads(meta_path_for(path).read_text())
     assert sidecar["model"] == MODEL and sidecar["dim"] == DIM and sidecar["count"] == 600
     assert sidecar["sha256"] == meta.sha256 and sidecar["format_version"] == 1
 
-    result = UsearchVectorIndex.open(path, expected_model=MODEL, expected_dim=DIM,
-                                     expansion_search=77)
+    result = UsearchVectorIndex.open(
+        path, expected_model=MODEL, expected_dim=DIM, expansion_search=77
+    )
     assert result.status is IndexStatus.OK and not result.needs_rebuild
     reopened = result.index
     assert len(reopened) == 600 and reopened.expansion_search == 77
     np.testing.assert_array_equal(reopened.search(vectors[5], 5)[0], index.search(vectors[5], 5)[0])
 
 
-def test_removed_keys_stay_removed_after_reopen(index: UsearchVectorIndex,
-                                                tmp_path: Path) -> None:
+def test_removed_keys_stay_removed_after_reopen(index: UsearchVectorIndex, tmp_path: Path) -> None:
     index.remove([1, 2, 3])
     index.save(tmp_path / "i.usearch")
-    reopened = UsearchVectorIndex.open(tmp_path / "i.usearch", expected_model=MODEL,
-                                       expected_dim=DIM).index
+    reopened = UsearchVectorIndex.open(
+        tmp_path / "i.usearch", expected_model=MODEL, expected_dim=DIM
+    ).index
     assert len(reopened) == 597 and not reopened.contains(2)
 
 
@@ -222,8 +226,9 @@ def test_truncated_file_is_refused_without_loading(
     assert usearch_must_not_load == []
 
 
-def test_missing_or_broken_sidecar_is_corrupt(saved: Path,
-                                              usearch_must_not_load: list[str]) -> None:
+def test_missing_or_broken_sidecar_is_corrupt(
+    saved: Path, usearch_must_not_load: list[str]
+) -> None:
     meta = meta_path_for(saved)
     text = meta.read_text()
     meta.unlink()
@@ -236,8 +241,9 @@ def test_missing_or_broken_sidecar_is_corrupt(saved: Path,
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    result = UsearchVectorIndex.open(tmp_path / "none.usearch", expected_model=MODEL,
-                                     expected_dim=DIM)
+    result = UsearchVectorIndex.open(
+        tmp_path / "none.usearch", expected_model=MODEL, expected_dim=DIM
+    )
     assert result.status is IndexStatus.MISSING
 
 
@@ -292,8 +298,7 @@ def test_concurrent_search_during_add_and_rebuild(vectors: np.ndarray) -> None:
 def test_importing_the_index_before_onnxruntime_does_not_crash() -> None:
     pytest.importorskip("onnxruntime")
     code = "import engine.memory.vector_index, onnxruntime; print('ok')"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"
 
