@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from cephalon_tui.commands import bench, chat, events, memory, policy
+from cephalon_tui.commands import attach, bench, chat, events, ingest, jobs, memory, policy, turns
 from cephalon_tui.commands import doctor as doctor_cmd
 from cephalon_tui.output import console, print_error
 from cephalon_tui.state import CliState
@@ -25,8 +25,12 @@ app.add_typer(events.app, name="events")
 app.add_typer(policy.app, name="policy")
 app.add_typer(memory.app, name="memory")
 app.add_typer(bench.app, name="bench")
+app.add_typer(turns.app, name="turns")
+app.add_typer(jobs.app, name="jobs")
+app.add_typer(ingest.app, name="ingest")
 app.command("doctor")(doctor_cmd.doctor)
 app.command("chat")(chat.chat)
+app.command("attach")(attach.attach)
 
 
 def _version(value: bool) -> None:

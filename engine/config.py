@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     base_url: str | None = None
     """Base URL of an Ollama or OpenAI-compatible server."""
 
+    script_file: Path | None = None
+    """For ``provider=scripted``: a JSON file of replies (demos, tests); see
+    :func:`engine.llm.scripted.load_script_file`."""
+
     model: str | None = None
     """Model name on that server (or a GGUF path for ``local``)."""
 

@@ -1,13 +1,15 @@
 """The engine: owns the store, memory, providers and tool runtime; runs turns.
 
-This is the assembly point every front end uses (CLI chat, TUI, daemon). The
-always-on loop (ticks, attention over queued inputs, pause/resume) builds on it.
+This is the assembly point every front end uses (CLI chat, TUI, daemon):
+``submit`` queues an input durably, the always-on loop (``start``) or ``step``
+runs the most salient pending input's turn, ``pause``/``resume``/``stop`` steer it.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -15,17 +17,21 @@ import structlog
 from engine.clock import Clock, SystemClock
 from engine.config import Settings
 from engine.costs import CostLedger
+from engine.errors import CephalonError
 from engine.factory import build_memory, build_provider
 from engine.llm.base import Provider
 from engine.logs import configure_file_logging
+from engine.loop import MindLoop
 from engine.memory.reembed import start_background_reembed
 from engine.memory.service import MemoryService, OpenReport
 from engine.pipeline.act import ActLoop
+from engine.pipeline.intake import Intake
 from engine.pipeline.turn import TurnOutcome, TurnRunner
 from engine.policy import Policy
 from engine.signals import SignalBus
 from engine.store import Store
-from engine.tools import SourceTag, ToolRegistry, ToolRuntime, register_builtin_tools
+from engine.tools import ToolRegistry, ToolRuntime, register_builtin_tools
+from engine.tools.registry import Scope
 
 Progress = Callable[[str, int, int], None]
 
@@ -103,6 +109,16 @@ class Engine:
                 self.clock,
                 self.bus,
             )
+            self.intake = Intake(self.store, policy, self.clock)
+            self._step_lock = threading.Lock()
+            self.loop = MindLoop(
+                step=lambda cancel: self.step(cancel) is not None,
+                has_work=self.turns.has_pending,
+                tick=None,
+                tick_seconds=policy.engine.tick_seconds,
+                bus=self.bus,
+                clock=self.clock,
+            )
         except BaseException:
             self.store.close()
             raise
@@ -115,13 +131,110 @@ class Engine:
             "costs": self.ledger.summary(),
         }
 
-    def run_turn(self, text: str, source: SourceTag = SourceTag.OPERATOR) -> TurnOutcome:
-        """Run and commit one turn for an input."""
-        return self.turns.run(text, source=source)
+    # ------------------------------------------------------------ the loop ---
+    @property
+    def state(self) -> str:
+        """``running``, ``paused``, ``stopping`` or ``stopped`` (the loop's state)."""
+        return self.loop.state.value
+
+    def start(self) -> None:
+        """Start the always-on loop (turns for queued inputs, heartbeat jobs)."""
+        self.loop.start()
+
+    def pause(self) -> None:
+        """Take no new turns; the turn in flight finishes."""
+        self.loop.pause()
+
+    def resume(self) -> None:
+        """Take turns again."""
+        self.loop.resume()
+
+    def stop(self, drain_seconds: float | None = None) -> None:
+        """Stop the loop: the turn in flight finishes, or is cancelled and checkpointed
+        after ``drain_seconds`` (default: the policy's stage timeout)."""
+        self.loop.stop(
+            self.policy.engine.stage_timeout_seconds if drain_seconds is None else drain_seconds
+        )
+
+    def submit(
+        self,
+        text: str,
+        *,
+        source: str = "operator",
+        channel_id: str | None = None,
+        author_id: str | None = None,
+        author_is_bot: bool = False,
+    ) -> int:
+        """Queue an input (durable when this returns) and wake the loop.
+
+        Args:
+            text: the input.
+            source: ``operator``, ``channel``, ``gut``, ``job`` or ``dmn``.
+            channel_id: where it came from.
+            author_id: who wrote it.
+            author_is_bot: written by a bot.
+
+        Returns:
+            The candidate id.
+
+        Raises:
+            CephalonError: empty text or unknown source.
+        """
+        submitted = self.intake.submit(
+            text,
+            source=source,
+            channel_id=channel_id,
+            author_id=author_id,
+            author_is_bot=author_is_bot,
+        )
+        self.loop.wake()
+        return submitted.candidate_id
+
+    def step(self, cancel: threading.Event | None = None) -> TurnOutcome | None:
+        """Run the turn of the most salient pending input, if any.
+
+        Args:
+            cancel: set to stop the turn early (it is committed as cancelled).
+
+        Returns:
+            The outcome, or None when nothing was pending.
+        """
+        with self._step_lock:
+            return self.turns.step(cancel)
+
+    def run_turn(self, text: str, source: str = "operator") -> TurnOutcome:
+        """Queue an input and run turns until its own turn has run (chat --once, tests).
+
+        Args:
+            text: the input.
+            source: where it came from.
+
+        Returns:
+            The outcome of the input's turn.
+        """
+        candidate_id = self.submit(text, source=source)
+        while True:
+            outcome = self.step()
+            if outcome is None:
+                raise CephalonError(f"input {candidate_id} was dropped before its turn ran")
+            if outcome.candidate_id == candidate_id:
+                return outcome
+
+    def unlock(self, minutes: float | None = None) -> datetime:
+        """Let write, external and admin tools run for a while (audited).
+
+        Args:
+            minutes: how long; None = the policy's default.
+
+        Returns:
+            When the unlock expires.
+        """
+        return self.runtime.permissions.unlock([Scope.WRITE, Scope.EXTERNAL, Scope.ADMIN], minutes)
 
     def close(self) -> None:
-        """Save the index, stop tool workers and the provider, close the store."""
+        """Stop the loop, save the index, stop tool workers and the provider, close the store."""
         try:
+            self.stop()
             if self._reembed_stop is not None:
                 self._reembed_stop.set()
             if self.memory is not None:

@@ -144,9 +144,11 @@ def _provider(
             on_progress=on_progress,
         )
     if kind == "scripted":
-        from engine.llm.scripted import ScriptedProvider
+        from engine.llm.scripted import ScriptedProvider, load_script_file
 
-        return ScriptedProvider([])
+        if settings.script_file is None:
+            return ScriptedProvider([])
+        return load_script_file(settings.script_file)
     if not url:
         raise CephalonError(
             f"provider {kind!r} needs a server: pass --base-url or set CEPHALON_BASE_URL"

@@ -11,10 +11,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import structlog
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 SIGNAL_VERSION = 1
 
@@ -124,3 +124,149 @@ class TurnCommitted(Signal):
     output: str | None
     stop_reason: str
     latency_ms: float
+
+
+class SalienceParts(BaseModel):
+    """The four weighted parts of a candidate's salience (each in [0, 1])."""
+
+    model_config = ConfigDict(frozen=True)
+
+    novelty: float
+    relevance: float
+    charge: float
+    urgency: float
+
+
+class CandidateView(BaseModel):
+    """One pending input as attention weighed it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    source: str
+    """``operator``, ``channel``, ``gut``, ``job`` or ``dmn``."""
+    text: str
+    salience: float
+    parts: SalienceParts
+    waited_turns: int = 0
+    winner: bool = False
+
+
+class AttentionCandidates(Signal):
+    """Every pending candidate with its salience; the winner takes the turn."""
+
+    kind: Literal["attention.candidates"] = "attention.candidates"
+    candidates: list[CandidateView]
+    winner_id: int | None
+    reason: str
+    """Why the winner won, in words (also part of the state report)."""
+
+
+class CognitiveState(Signal):
+    """The cognitive state report the model sees this turn (verbatim)."""
+
+    kind: Literal["state.report"] = "state.report"
+    report: str
+
+
+class GutDelta(Signal):
+    """Drift between the subconscious and the attention centroid this turn."""
+
+    kind: Literal["gut.delta"] = "gut.delta"
+    intensity: float
+    charge: float
+    toward: list[dict[str, Any]]
+    """Nearest memories to the delta: ``{"id", "content", "similarity"}``."""
+
+
+class TurnStarted(Signal):
+    """A candidate won attention and its turn began."""
+
+    kind: Literal["turn.started"] = "turn.started"
+    input: str
+    source: str
+    channel_id: str | None = None
+
+
+class EngineState(Signal):
+    """The loop's state changed (``starting``, ``running``, ``paused``, ``stopping``,
+    ``stopped``) or a progress step of start-up (model load) happened."""
+
+    kind: Literal["engine.state"] = "engine.state"
+    state: str
+    detail: str = ""
+    progress: float | None = None
+    """0..1 while a start-up stage (e.g. the model load) is in progress."""
+
+
+class JobRun(Signal):
+    """A scheduled job started or finished."""
+
+    kind: Literal["job.run"] = "job.run"
+    job: str
+    run_id: int
+    status: str
+    """``running``, ``ok``, ``failed`` or ``skipped``."""
+    error: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class EngineError(Signal):
+    """A stage failed; the loop recorded it and went on."""
+
+    kind: Literal["engine.error"] = "engine.error"
+    stage: str
+    error: str
+
+
+AnySignal = Annotated[
+    ToolCallStarted
+    | ToolCallFinished
+    | ToolCallDenied
+    | LlmDelta
+    | ContextRetrieved
+    | TurnCommitted
+    | AttentionCandidates
+    | CognitiveState
+    | GutDelta
+    | TurnStarted
+    | EngineState
+    | JobRun
+    | EngineError,
+    Field(discriminator="kind"),
+]
+"""Every signal kind, as one discriminated union (for decoding off the wire)."""
+
+_ADAPTER: TypeAdapter[AnySignal] = TypeAdapter(AnySignal)
+
+
+def signal_to_json(signal: Signal) -> dict[str, Any]:
+    """Encode a signal for the wire (JSON-safe, with ``v`` = ``SIGNAL_VERSION``).
+
+    Args:
+        signal: any signal.
+
+    Returns:
+        A JSON-ready dict.
+    """
+    return {"v": SIGNAL_VERSION, **signal.model_dump(mode="json")}
+
+
+def signal_from_json(data: dict[str, Any]) -> Signal:
+    """Decode a signal from its wire form.
+
+    Args:
+        data: what :func:`signal_to_json` produced.
+
+    Returns:
+        The typed signal.
+
+    Raises:
+        ValueError: wrong version or not a known signal.
+    """
+    version = data.get("v", SIGNAL_VERSION)
+    if version != SIGNAL_VERSION:
+        raise ValueError(f"signal version {version} is not {SIGNAL_VERSION}")
+    body = {k: v for k, v in data.items() if k != "v"}
+    signal: Signal = _ADAPTER.validate_python(body)
+    return signal

@@ -20,8 +20,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeAlias
 
+from engine.errors import CephalonError
 from engine.llm.base import ChatRequest, ChatResult, DeltaCallback, TextDelta, Timings
 from engine.llm.errors import ProviderUnavailable
 from engine.llm.results import build_result
@@ -66,6 +68,7 @@ class ScriptedProvider:
         name: str = "scripted",
         model: str = "scripted",
         sleep: Callable[[float], None] = time.sleep,
+        echo_when_exhausted: bool = False,
     ) -> None:
         """Create a provider.
 
@@ -74,7 +77,10 @@ class ScriptedProvider:
             name: the provider name in results.
             model: the model name in results.
             sleep: used for ``ScriptedReply.delay_s`` (inject a fake in tests).
+            echo_when_exhausted: once the script is used up, answer ``echo: <last user
+                message>`` instead of raising :class:`ScriptExhausted` (demos).
         """
+        self._echo = echo_when_exhausted
         self._queue: collections.deque[ScriptItem] = collections.deque(script)
         self._name = name
         self._model = model
@@ -149,6 +155,11 @@ class ScriptedProvider:
         """
         with self._lock:
             self.requests.append(request)
+            if not self._queue and self._echo:
+                last = next(
+                    (m.content for m in reversed(request.messages) if m.role == "user"), ""
+                )
+                self._queue.append({"type": "message", "content": f"echo: {last}"})
             if not self._queue:
                 message = f"no scripted reply left for call {len(self.requests)}"
                 raise ScriptExhausted(message, self._name)
@@ -201,6 +212,49 @@ class ScriptedProvider:
         if on_delta is not None and recorded.text:
             on_delta(TextDelta(recorded.text, self._name))
         return recorded.model_copy(deep=True)
+
+
+def load_script_file(path: Path) -> ScriptedProvider:
+    """A scripted provider from a JSON file (``CEPHALON_SCRIPT_FILE``).
+
+    The file holds either a list of replies or ``{"replies": [...], "then": "echo"}``.
+    A reply is a string (raw model text), an envelope object (``{"type": "message",
+    "content": ...}`` or a tool call), or ``{"text"|"envelope": ..., "delay_s": N}``.
+
+    Args:
+        path: the file.
+
+    Returns:
+        The provider.
+
+    Raises:
+        CephalonError: the file is missing or malformed.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CephalonError(f"script file {path}: {exc}") from None
+    then = "error"
+    if isinstance(data, dict):
+        then = str(data.get("then", "error"))
+        data = data.get("replies", [])
+    if not isinstance(data, list) or then not in ("echo", "error"):
+        raise CephalonError(f"script file {path}: expected a list or {{'replies': [...]}}")
+    items: list[ScriptItem] = []
+    for item in data:
+        if isinstance(item, dict) and ("delay_s" in item or "text" in item):
+            items.append(
+                ScriptedReply(
+                    text=str(item.get("text", "")),
+                    envelope=item.get("envelope"),
+                    delay_s=float(item.get("delay_s", 0.0)),
+                )
+            )
+        elif isinstance(item, str | dict):
+            items.append(item)
+        else:
+            raise CephalonError(f"script file {path}: a reply must be a string or an object")
+    return ScriptedProvider(items, echo_when_exhausted=then == "echo")
 
 
 def _as_reply(item: str | dict[str, Any] | ScriptedReply) -> ScriptedReply:

@@ -28,6 +28,7 @@ from engine.policy import Policy
 from engine.signals import ContextRetrieved, LlmDelta, SignalBus, TurnCommitted
 from engine.store import Store
 from engine.store.events import insert_events
+from engine.store.sql import scalar
 from engine.tools.registry import SourceTag
 
 PROMPTS = Path(__file__).resolve().parents[2] / "data" / "prompts"
@@ -38,6 +39,7 @@ class TurnOutcome:
     """What a turn came to (the ``chat --once --json`` payload and more)."""
 
     turn_id: int
+    candidate_id: int | None
     reply: str | None
     status: str
     stop_reason: str
@@ -73,27 +75,54 @@ class TurnRunner:
         self.bus = bus
         self.system_prompt = (PROMPTS / "system.md").read_text(encoding="utf-8").strip()
 
-    def _intake(self, text: str, source: SourceTag, channel_id: str | None) -> tuple[int, int]:
-        now = self.clock.now()
-        event = NewEvent(
-            type=EventType.LOCAL_MESSAGE_CREATED,
-            source=source.value,
-            ts=now,
-            channel_id=channel_id,
-            author_id=source.value,
-            payload={"content": text, "source_tag": source.value},
+    def has_pending(self) -> bool:
+        """True when an input waits for its turn."""
+        return bool(
+            scalar(self.store.reader(), "SELECT count(*) FROM candidates WHERE status = 'pending'")
         )
 
-        def job(cur: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    def step(self, cancel: threading.Event | None = None) -> TurnOutcome | None:
+        """Run the turn of the most urgent pending candidate (None when none is pending)."""
+        rows = (
+            self.store.reader()
+            .execute(
+                "SELECT id, event_id, source_tag, channel_id, text FROM candidates "
+                "WHERE status = 'pending' ORDER BY urgency DESC, created_at, id LIMIT 1"
+            )
+            .fetchall()
+        )
+        if not rows:
+            return None
+        candidate_id, event_id, tag, channel_id, text = rows[0]
+        return self.run(
+            text,
+            event_id=event_id,
+            candidate_id=candidate_id,
+            source=SourceTag(tag),
+            channel_id=channel_id,
+            cancel=cancel,
+        )
+
+    def _open_turn(
+        self, event_id: int, candidate_id: int | None, text: str, channel_id: str | None
+    ) -> int:
+        now = self.clock.now()
+
+        def job(cur: duckdb.DuckDBPyConnection) -> int:
             assert self.store.writer is not None
-            (event_id,) = insert_events(cur, self.store.writer.ids.take("events"), [event])
             turn_id = self.store.writer.ids.take("turns")
             cur.execute(
                 "INSERT INTO turns (id, started_at, status, input_event_id, channel_id, input) "
                 "VALUES (?, ?, 'running', ?, ?, ?)",
                 [turn_id, to_naive_utc(now), event_id, channel_id, text],
             )
-            return event_id, turn_id
+            if candidate_id is not None:
+                cur.execute(
+                    "UPDATE candidates SET status = 'won', turn_id = ?, decided_at = ? "
+                    "WHERE id = ?",
+                    [turn_id, to_naive_utc(now), candidate_id],
+                )
+            return turn_id
 
         return self.store.write(job)
 
@@ -128,14 +157,18 @@ class TurnRunner:
         self,
         text: str,
         *,
+        event_id: int,
+        candidate_id: int | None = None,
         source: SourceTag = SourceTag.OPERATOR,
         channel_id: str | None = None,
         cancel: threading.Event | None = None,
     ) -> TurnOutcome:
-        """Run one turn for an input.
+        """Run one turn for an input already stored as an event.
 
         Args:
             text: the input text.
+            event_id: its event.
+            candidate_id: the attention candidate it won as.
             source: who sent it.
             channel_id: where it came from (replies are routed there).
             cancel: set to stop the turn early.
@@ -144,7 +177,7 @@ class TurnRunner:
             The outcome (the turn is committed, whatever its status).
         """
         started = time.perf_counter()
-        event_id, turn_id = self._intake(text, source, channel_id)
+        turn_id = self._open_turn(event_id, candidate_id, text, channel_id)
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         context = self._context(text, turn_id)
@@ -199,6 +232,7 @@ class TurnRunner:
         last = act.llm_results[-1] if act.llm_results else None
         return TurnOutcome(
             turn_id=turn_id,
+            candidate_id=candidate_id,
             reply=act.output,
             status=status,
             stop_reason=act.stop_reason,

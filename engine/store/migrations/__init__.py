@@ -11,7 +11,15 @@ from dataclasses import dataclass
 
 import duckdb
 
-from engine.store.migrations import m001_initial, m002_tool_runtime, m003_memory_vectors
+from engine.store.migrations import (
+    m001_initial,
+    m002_tool_runtime,
+    m003_memory_vectors,
+    m004_mind,
+    m005_janitor,
+    m006_compaction,
+    m007_jobs,
+)
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "m001_initial", m001_initial.apply),
     Migration(2, "m002_tool_runtime", m002_tool_runtime.apply),
     Migration(3, "m003_memory_vectors", m003_memory_vectors.apply),
+    Migration(4, "m004_mind", m004_mind.apply),
+    Migration(5, "m005_janitor", m005_janitor.apply),
+    Migration(6, "m006_compaction", m006_compaction.apply),
+    Migration(7, "m007_jobs", m007_jobs.apply),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

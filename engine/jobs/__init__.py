@@ -1,0 +1,1 @@
+"""Heartbeat jobs: a scheduler and the jobs it runs (janitor, channel summaries, ...)."""

@@ -1,0 +1,118 @@
+"""Intake: an input becomes an event and a pending attention candidate, durably, at once.
+
+Nothing acts on an input before this transaction commits, so a crash right after
+``submit`` returns loses nothing: the candidate is still pending on restart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from engine.clock import Clock, to_naive_utc
+from engine.errors import CephalonError
+from engine.models import EventType, NewEvent
+from engine.policy import Policy
+from engine.store import Store
+from engine.store.events import insert_events
+from engine.tools.registry import SourceTag
+
+INPUT_SOURCES = ("operator", "channel", "gut", "job", "dmn")
+"""Where a candidate comes from (each has an urgency in ``attention.urgency``)."""
+
+_TAGS = {
+    "operator": SourceTag.OPERATOR,
+    "channel": SourceTag.CHANNEL,
+    "gut": SourceTag.SYSTEM,
+    "job": SourceTag.JOB,
+    "dmn": SourceTag.DMN,
+}
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What intake stored."""
+
+    event_id: int
+    candidate_id: int
+
+
+class Intake:
+    """Appends inputs as events and queues them as candidates."""
+
+    def __init__(self, store: Store, policy: Policy, clock: Clock) -> None:
+        self.store = store
+        self.policy = policy
+        self.clock = clock
+
+    def submit(
+        self,
+        text: str,
+        *,
+        source: str = "operator",
+        channel_id: str | None = None,
+        author_id: str | None = None,
+        author_is_bot: bool = False,
+        event_type: EventType = EventType.LOCAL_MESSAGE_CREATED,
+        event_id: int | None = None,
+    ) -> Submitted:
+        """Store an input and queue it for attention, in one transaction.
+
+        Args:
+            text: the input.
+            source: ``operator``, ``channel``, ``gut``, ``job`` or ``dmn``.
+            channel_id: where it came from (a reply goes back there).
+            author_id: who wrote it.
+            author_is_bot: written by a bot.
+            event_type: the event to append.
+            event_id: the input is already an event (e.g. a Discord message the channel
+                appended): queue that one instead of appending another.
+
+        Returns:
+            The event and candidate ids.
+
+        Raises:
+            CephalonError: empty text or an unknown source.
+        """
+        if not text.strip():
+            raise CephalonError("an input needs some text")
+        if source not in _TAGS:
+            raise CephalonError(f"unknown input source {source!r}; one of {', '.join(_TAGS)}")
+        urgency = float(getattr(self.policy.attention.urgency, source))
+        now = self.clock.now()
+        event = NewEvent(
+            type=event_type,
+            source=source,
+            ts=now,
+            channel_id=channel_id,
+            author_id=author_id or source,
+            author_is_bot=author_is_bot,
+            payload={"content": text, "source_tag": _TAGS[source].value},
+        )
+
+        def job(cur: duckdb.DuckDBPyConnection) -> Submitted:
+            assert self.store.writer is not None
+            ids = self.store.writer.ids
+            stored_id = event_id
+            if stored_id is None:
+                (stored_id,) = insert_events(cur, ids.take("events"), [event])
+            candidate_id = ids.take("candidates")
+            cur.execute(
+                "INSERT INTO candidates (id, event_id, source, source_tag, channel_id, text, "
+                "created_at, urgency, waited, status) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 'pending')",
+                [
+                    candidate_id,
+                    stored_id,
+                    source,
+                    _TAGS[source].value,
+                    channel_id,
+                    text,
+                    to_naive_utc(now),
+                    urgency,
+                ],
+            )
+            return Submitted(stored_id, candidate_id)
+
+        return self.store.write(job)
