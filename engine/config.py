@@ -148,6 +148,27 @@ def flatten_keys(doc: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def policy_rows(loaded: LoadedPolicy) -> list[dict[str, Any]]:
+    """The effective policy as rows ``{"key", "value", "source"}`` (the file that set it).
+
+    Args:
+        loaded: a loaded policy.
+
+    Returns:
+        One row per dotted key, in schema order.
+    """
+    rows = []
+    for key, value in flatten_keys(loaded.policy.model_dump(mode="json")).items():
+        probe, source = key, "default"
+        while probe:
+            if probe in loaded.sources:
+                source = str(loaded.sources[probe])
+                break
+            probe = probe.rpartition(".")[0]
+        rows.append({"key": key, "value": value, "source": source})
+    return rows
+
+
 def _format_validation_error(
     exc: ValidationError, user_doc: Mapping[str, Any], user_path: Path | None
 ) -> str:

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from cephalon_tui.output import console, print_json
 from cephalon_tui.state import CliState
-from engine.config import flatten_keys, load_policy
+from engine.config import load_policy, policy_rows
 from engine.errors import PolicyError
 from engine.policy_edn import import_edn_policy
 
@@ -24,12 +24,7 @@ def show(
 ) -> None:
     """Print the effective policy: every value and the file it came from."""
     state: CliState = ctx.obj
-    loaded = state.policy
-    values = flatten_keys(loaded.policy.model_dump(mode="json"))
-    rows = [
-        {"key": key, "value": value, "source": _source(loaded.sources, key)}
-        for key, value in values.items()
-    ]
+    rows = policy_rows(state.policy)
     if as_json:
         print_json(rows)
         return
@@ -37,15 +32,6 @@ def show(
     for row in rows:
         table.add_row(str(row["key"]), repr(row["value"]), Path(str(row["source"])).name)
     console.print(table)
-
-
-def _source(sources: dict[str, str] | object, key: str) -> str:
-    assert isinstance(sources, dict)
-    while key:
-        if key in sources:
-            return str(sources[key])
-        key = key.rpartition(".")[0]
-    return "default"
 
 
 @app.command("check")

@@ -9,11 +9,13 @@ validation error.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from engine.llm.base import (
     ChatMessage,
@@ -28,8 +30,8 @@ from engine.llm.base import (
 from engine.llm.errors import ProviderError
 from engine.policy import Policy
 from engine.tools.calls import canonical_json
-from engine.tools.registry import SourceTag
-from engine.tools.runtime import ToolOutcome, ToolRuntime
+from engine.tools.registry import SourceTag, ToolRegistry
+from engine.tools.runtime import ToolOutcome
 
 
 @dataclass
@@ -42,8 +44,56 @@ class ActResult:
     ``budget``, ``invalid_output`` or ``provider_error``."""
     llm_results: list[ChatResult] = field(default_factory=list)
     tool_outcomes: list[ToolOutcome] = field(default_factory=list)
+    tool_args: list[dict[str, Any]] = field(default_factory=list)
+    """The arguments of each tool call, parallel to ``tool_outcomes``."""
+    requests: list[ChatRequest] = field(default_factory=list)
+    """Every request sent to the model, in order (replay compares their digests)."""
     error: str | None = None
     iterations: int = 0
+
+
+class BudgetView(Protocol):
+    """The budget check the loop makes before each model call."""
+
+    def tokens_exhausted(self) -> str | None:
+        """Why the hourly token budget is spent, or None."""
+        ...
+
+
+class ToolCaller(Protocol):
+    """What the loop needs to run tools: the live :class:`ToolRuntime`, or a replay's."""
+
+    registry: ToolRegistry
+
+    @property
+    def budgets(self) -> BudgetView:
+        """The hourly budgets."""
+        ...
+
+    def call(
+        self,
+        name: str,
+        args: dict[str, Any],
+        *,
+        turn_id: int | None,
+        source: SourceTag,
+        confidence: float | None = None,
+    ) -> ToolOutcome:
+        """Run one tool call (see :meth:`ToolRuntime.call`)."""
+        ...
+
+
+def request_digest(request: ChatRequest) -> str:
+    """A short, stable digest of what was sent to the model (messages, tools, options).
+
+    Args:
+        request: the request.
+
+    Returns:
+        16 hex chars of its sha256.
+    """
+    body = canonical_json(request.model_dump(mode="json"))
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
 
 
 class ActLoop:
@@ -52,7 +102,7 @@ class ActLoop:
     def __init__(
         self,
         provider: Provider,
-        runtime: ToolRuntime,
+        runtime: ToolCaller,
         policy: Policy,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -121,6 +171,7 @@ class ActLoop:
                     timeout_s=self.policy.llm.request_timeout_seconds,
                 ),
             )
+            result.requests.append(request)
             try:
                 reply = self.provider.chat(request, on_delta, cancel)
             except ProviderError as exc:
@@ -159,6 +210,7 @@ class ActLoop:
                 confidence=confidence,
             )
             result.tool_outcomes.append(outcome)
+            result.tool_args.append(dict(envelope.args))
             signature = f"{envelope.name}|{canonical_json(envelope.args)}|{outcome.for_model()}"
             seen[signature] += 1
             if seen[signature] >= bounds.no_progress_repeats:

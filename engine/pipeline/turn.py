@@ -23,7 +23,7 @@ from engine.llm.base import ChatMessage, TextDelta
 from engine.memory.records import NewMemory
 from engine.memory.service import MemoryService, PreparedMemories
 from engine.models import EventType, NewEvent
-from engine.pipeline.act import ActLoop, ActResult
+from engine.pipeline.act import ActLoop, ActResult, request_digest
 from engine.policy import Policy
 from engine.signals import ContextRetrieved, LlmDelta, SignalBus, TurnCommitted
 from engine.store import Store
@@ -207,7 +207,24 @@ class TurnRunner:
             "prompt": [m.model_dump(mode="json") for m in messages],
             "stop_reason": act.stop_reason,
             "error": act.error,
+            "source_tag": source.value,
             "tool_calls": [o.call_id for o in act.tool_outcomes],
+            "tool_call_log": [
+                {
+                    "id": o.call_id,
+                    "tool": o.tool,
+                    "args": args,
+                    "status": o.status,
+                    "result": o.result,
+                    "error": o.error,
+                    "attempts": o.attempts,
+                    "duration_ms": o.duration_ms,
+                    "idempotency_key": o.idempotency_key,
+                }
+                for o, args in zip(act.tool_outcomes, act.tool_args, strict=True)
+            ],
+            "llm_results": [r.model_dump(mode="json") for r in act.llm_results],
+            "request_digests": [request_digest(r) for r in act.requests],
             "timings_ms": timings,
             "latency_ms": latency_ms,
             "output": act.output,
