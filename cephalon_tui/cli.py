@@ -31,6 +31,8 @@ app.add_typer(ingest.app, name="ingest")
 app.command("doctor")(doctor_cmd.doctor)
 app.command("chat")(chat.chat)
 app.command("attach")(attach.attach)
+app.command("replay")(turns.replay)
+app.command("reconstitute")(turns.reconstitute)
 
 
 def _version(value: bool) -> None:

@@ -28,6 +28,7 @@ from engine.pipeline.act import ActLoop
 from engine.pipeline.intake import Intake
 from engine.pipeline.turn import TurnOutcome, TurnRunner
 from engine.policy import Policy
+from engine.recovery import recover
 from engine.signals import SignalBus
 from engine.store import Store
 from engine.tools import ToolRegistry, ToolRuntime, register_builtin_tools
@@ -71,6 +72,7 @@ class Engine:
             configure_file_logging(settings.data_dir.logs_dir / "engine.log", settings.log_level)
         self.store = Store(settings.data_dir.db_path, clock=self.clock)
         try:
+            self.recovery = recover(self.store, self.clock)
             self.memory: MemoryService | None = None
             self.memory_report: OpenReport | None = None
             self._reembed_stop: threading.Event | None = None
