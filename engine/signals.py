@@ -186,6 +186,8 @@ class TurnStarted(Signal):
     input: str
     source: str
     channel_id: str | None = None
+    candidate_id: int | None = None
+    """The queued input that won this turn (``submit`` returned it)."""
 
 
 class EngineState(Signal):

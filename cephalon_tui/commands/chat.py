@@ -6,9 +6,11 @@ import sys
 
 import typer
 
+from cephalon_tui.chat_repl import ChatRepl
 from cephalon_tui.engine_access import configure_cli_logging, progress_bar, stage_reporter
 from cephalon_tui.output import console, print_json
 from cephalon_tui.state import CliState
+from engine.backend_local import LocalBackend
 from engine.engine import Engine
 from engine.errors import CephalonError
 from engine.pipeline.turn import TurnOutcome
@@ -42,7 +44,11 @@ def chat(
     base_url: str | None = typer.Option(None, "--base-url", help="Server for ollama/openai."),
     model: str | None = typer.Option(None, "--model", help="Model name (or a .gguf path)."),
 ) -> None:
-    """Chat with the agent: one turn per line (or --once TEXT). /cost, /quit."""
+    """Chat with the agent in a plain terminal: one turn per line, or --once TEXT.
+
+    In the chat: /state, /cost, /why (the last context's memories), /pause, /resume,
+    /unlock [MINUTES], /quit.
+    """
     state: CliState = ctx.obj
     updates: dict[str, object] = {}
     if provider is not None:
@@ -60,32 +66,24 @@ def chat(
     configure_cli_logging(settings)
     with progress_bar() as bar:
         engine = Engine(settings, state.policy.policy, progress=stage_reporter(bar, "preparing"))
-    with engine:
-        streaming = not as_json and sys.stdout.isatty()
+    if once is not None:
+        with engine:
+            streaming = not as_json and sys.stdout.isatty()
 
-        def echo(signal: Signal) -> None:
-            if streaming and isinstance(signal, LlmDelta):
-                sys.stdout.write(signal.text)
-                sys.stdout.flush()
+            def echo(signal: Signal) -> None:
+                if streaming and isinstance(signal, LlmDelta):
+                    sys.stdout.write(signal.text)
+                    sys.stdout.flush()
 
-        engine.bus.subscribe(echo)
-        if once is not None:
+            engine.bus.subscribe(echo)
             _show(engine.run_turn(once), as_json, streaming)
-            return
-        console.print("[dim]cephalon chat: type a message; /cost for costs, /quit to leave[/]")
-        while True:
-            try:
-                line = input("you> ").strip()
-            except (EOFError, KeyboardInterrupt):
-                return
-            if not line:
-                continue
-            if line in ("/quit", "/exit"):
-                return
-            if line == "/cost":
-                print_json(engine.ledger.summary())
-                continue
-            _show(engine.run_turn(line), False, streaming)
+        return
+    backend = LocalBackend(engine, state.policy)
+    try:
+        engine.start()
+        ChatRepl(backend).run()
+    finally:
+        backend.close()
 
 
 def _show(outcome: TurnOutcome, as_json: bool, streamed: bool) -> None:

@@ -25,7 +25,7 @@ from engine.memory.service import MemoryService, PreparedMemories
 from engine.models import EventType, NewEvent
 from engine.pipeline.act import ActLoop, ActResult, request_digest
 from engine.policy import Policy
-from engine.signals import ContextRetrieved, LlmDelta, SignalBus, TurnCommitted
+from engine.signals import ContextRetrieved, LlmDelta, SignalBus, TurnCommitted, TurnStarted
 from engine.store import Store
 from engine.store.events import insert_events
 from engine.store.sql import scalar
@@ -178,6 +178,16 @@ class TurnRunner:
         """
         started = time.perf_counter()
         turn_id = self._open_turn(event_id, candidate_id, text, channel_id)
+        self.bus.emit(
+            TurnStarted(
+                ts=self.clock.now(),
+                turn_id=turn_id,
+                input=text,
+                source=source.value,
+                channel_id=channel_id,
+                candidate_id=candidate_id,
+            )
+        )
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         context = self._context(text, turn_id)

@@ -16,6 +16,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from pydantic import BaseModel, ValidationError
 
 from engine.clock import Clock
@@ -27,6 +28,8 @@ from engine.tools.budgets import BudgetLedger
 from engine.tools.calls import CallRecord, ToolCallLog, canonical_json, idempotency_key
 from engine.tools.permissions import PermissionGate
 from engine.tools.registry import Scope, SourceTag, ToolContext, ToolRegistry, ToolSpec
+
+log = structlog.get_logger("cephalon.tools")
 
 
 @dataclass(frozen=True)
@@ -288,6 +291,9 @@ class ToolRuntime:
         error: str | None,
         replayed: bool = False,
     ) -> None:
+        log.info(
+            "tool.finished", call_id=call_id, tool=record.tool, status=status, turn=record.turn_id
+        )
         self.bus.emit(
             ToolCallFinished(
                 ts=self.clock.now(),
