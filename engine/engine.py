@@ -12,9 +12,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import structlog
 
-from engine.clock import Clock, SystemClock
+from engine.clock import Clock, SystemClock, from_naive_utc
 from engine.config import Settings
 from engine.costs import CostLedger
 from engine.errors import CephalonError
@@ -24,6 +25,7 @@ from engine.logs import configure_file_logging
 from engine.loop import MindLoop
 from engine.memory.reembed import start_background_reembed
 from engine.memory.service import MemoryService, OpenReport
+from engine.mind.dmn import DefaultModeNetwork
 from engine.pipeline.act import ActLoop
 from engine.pipeline.intake import Intake
 from engine.pipeline.turn import TurnOutcome, TurnRunner
@@ -31,6 +33,7 @@ from engine.policy import Policy
 from engine.recovery import recover
 from engine.signals import SignalBus
 from engine.store import Store
+from engine.store.sql import scalar
 from engine.tools import ToolRegistry, ToolRuntime, register_builtin_tools
 from engine.tools.registry import Scope
 
@@ -112,11 +115,15 @@ class Engine:
                 self.bus,
             )
             self.intake = Intake(self.store, policy, self.clock)
+            self.started_at = self.clock.now()
+            self.dmn = DefaultModeNetwork(
+                self.store, policy.dmn, np.random.default_rng([settings.seed, 0xD3])
+            )
             self._step_lock = threading.Lock()
             self.loop = MindLoop(
                 step=lambda cancel: self.step(cancel) is not None,
                 has_work=self.turns.has_pending,
-                tick=None,
+                tick=self._tick,
                 tick_seconds=policy.engine.tick_seconds,
                 bus=self.bus,
                 clock=self.clock,
@@ -134,6 +141,14 @@ class Engine:
         }
 
     # ------------------------------------------------------------ the loop ---
+    def _tick(self) -> None:
+        """Once per loop tick: an idle thought when nothing came in for a while."""
+        last = scalar(self.store.reader(), "SELECT max(created_at) FROM candidates")
+        last_input = max(from_naive_utc(last), self.started_at) if last else self.started_at
+        thought = self.dmn.propose(self.clock.now(), last_input)
+        if thought is not None:
+            self.intake.submit(thought, source="dmn")
+
     @property
     def state(self) -> str:
         """``running``, ``paused``, ``stopping`` or ``stopped`` (the loop's state)."""

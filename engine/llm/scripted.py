@@ -170,7 +170,12 @@ class ScriptedProvider:
             raise item
         reply = _as_reply(item)
         if reply.delay_s > 0:
-            self._sleep(reply.delay_s)
+            if cancel is not None and self._sleep is time.sleep:
+                cancel.wait(reply.delay_s)  # a stop does not wait out a scripted pause
+            else:
+                self._sleep(reply.delay_s)
+        if cancel is not None and cancel.is_set():
+            return self._answer(request, "", "cancelled", on_delta, cancel)
         if reply.error is not None:
             raise reply.error
         text = json.dumps(reply.envelope) if reply.envelope is not None else reply.text

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import structlog
 
 from engine.clock import Clock, to_naive_utc
 from engine.costs import CostLedger
@@ -25,11 +26,20 @@ from engine.memory.service import MemoryService, PreparedMemories
 from engine.models import EventType, NewEvent
 from engine.pipeline.act import ActLoop, ActResult, request_digest
 from engine.policy import Policy
-from engine.signals import ContextRetrieved, LlmDelta, SignalBus, TurnCommitted, TurnStarted
+from engine.signals import (
+    ContextRetrieved,
+    EngineError,
+    LlmDelta,
+    SignalBus,
+    TurnCommitted,
+    TurnStarted,
+)
 from engine.store import Store
 from engine.store.events import insert_events
 from engine.store.sql import scalar
 from engine.tools.registry import SourceTag
+
+log = structlog.get_logger("cephalon.turn")
 
 PROMPTS = Path(__file__).resolve().parents[2] / "data" / "prompts"
 
@@ -189,10 +199,8 @@ class TurnRunner:
             )
         )
         timings: dict[str, float] = {}
-        t0 = time.perf_counter()
-        context = self._context(text, turn_id)
-        timings["context"] = (time.perf_counter() - t0) * 1000
-        messages = self._messages(text, context)
+        context: list[dict[str, Any]] = []
+        messages: list[ChatMessage] = []
 
         def forward(delta: TextDelta) -> None:
             self.bus.emit(
@@ -201,13 +209,33 @@ class TurnRunner:
                 )
             )
 
-        t0 = time.perf_counter()
-        act = self.act.run(
-            messages, turn_id=turn_id, source=source, on_delta=forward, cancel=cancel
-        )
-        timings["act"] = (time.perf_counter() - t0) * 1000
+        stage = "context"
+        try:
+            t0 = time.perf_counter()
+            context = self._context(text, turn_id)
+            timings["context"] = (time.perf_counter() - t0) * 1000
+            messages = self._messages(text, context)
+            stage = "act"
+            t0 = time.perf_counter()
+            act = self.act.run(
+                messages, turn_id=turn_id, source=source, on_delta=forward, cancel=cancel
+            )
+            timings["act"] = (time.perf_counter() - t0) * 1000
+        except Exception as exc:  # a stage failure fails the turn, never the loop
+            log.exception("turn.stage_failed", stage=stage, turn=turn_id)
+            error = f"{stage}: {type(exc).__name__}: {exc}"
+            self.bus.emit(
+                EngineError(ts=self.clock.now(), turn_id=turn_id, stage=stage, error=error)
+            )
+            act = ActResult(output=None, stop_reason="error", error=error)
         prepared = self._prepare_memories(text, act)
-        status = "committed" if act.output is not None else "failed"
+        status = (
+            "committed"
+            if act.output is not None
+            else "cancelled"
+            if act.stop_reason == "cancel"
+            else "failed"
+        )
         latency_ms = (time.perf_counter() - started) * 1000
         record: dict[str, Any] = {
             "input": text,
