@@ -97,24 +97,26 @@ class ReplayTools:
         """Answer one tool call without side effects (same signature as ToolRuntime.call)."""
         index = len(self.calls)
         recorded = self._recorded[index] if index < len(self._recorded) else None
+        # the model saw the call's id in the transcript: reuse the recorded one
+        call_id = int(recorded["id"]) if recorded is not None and "id" in recorded else index + 1
         spec = self.registry.get(name)
         if self._live is not None and spec is not None and spec.scope == Scope.READ:
             try:
                 parsed = spec.args_model.model_validate(args)
-                outcome = ToolOutcome(index + 1, name, "ok", spec.fn(parsed, self._live))
+                outcome = ToolOutcome(call_id, name, "ok", spec.fn(parsed, self._live))
             except Exception as exc:
-                outcome = ToolOutcome(index + 1, name, "error", error=f"{exc}")
+                outcome = ToolOutcome(call_id, name, "error", error=f"{exc}")
         elif (
             recorded is not None
             and recorded["tool"] == name
             and canonical_json(recorded["args"]) == canonical_json(args)
         ):
             outcome = ToolOutcome(
-                index + 1, name, recorded["status"], recorded.get("result"), recorded.get("error")
+                call_id, name, recorded["status"], recorded.get("result"), recorded.get("error")
             )
         else:
             outcome = ToolOutcome(
-                index + 1, name, "skipped", error="not run in replay (no matching recorded call)"
+                call_id, name, "skipped", error="not run in replay (no matching recorded call)"
             )
         self.calls.append(
             {

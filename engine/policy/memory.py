@@ -59,6 +59,8 @@ class CompactionAccess(Section):
 class CompactionGrouping(Section):
     by: list[Literal["channel_id", "day"]]
     """How candidates are grouped into one summary."""
+    min_source_count: int = Field(ge=1)
+    """A group smaller than this is left alone (summarizing it saves nothing)."""
     max_source_count: int = Field(gt=0)
     """At most this many memories go into one summary."""
     max_source_tokens: int = Field(gt=0)
@@ -74,6 +76,10 @@ class CompactionSummary(Section):
     """Recurring patterns allowed in one summary."""
     index_summary: bool
     """Embed summaries so they are found by search."""
+    max_output_tokens: int = Field(gt=0)
+    """Ceiling on the tokens the model may write for one summary."""
+    timeout_seconds: float = Field(gt=0)
+    """Deadline of one summarizing call (a slow local model needs minutes)."""
 
 
 class CompactionLocks(Section):
@@ -90,6 +96,8 @@ class CompactionSection(Section):
     """Only memories at least this old are candidates."""
     candidate_kinds: list[str]
     """Only these kinds are ever compacted."""
+    max_groups_per_run: int = Field(gt=0)
+    """At most this many groups are planned (and summarized) per run."""
     access: CompactionAccess
     grouping: CompactionGrouping
     summary: CompactionSummary
