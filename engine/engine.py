@@ -19,7 +19,7 @@ from engine.clock import Clock, SystemClock, from_naive_utc
 from engine.config import Settings
 from engine.costs import CostLedger
 from engine.errors import CephalonError
-from engine.factory import build_memory, build_provider
+from engine.factory import build_memory, build_mind, build_provider
 from engine.llm.base import Provider
 from engine.logs import configure_file_logging
 from engine.loop import MindLoop
@@ -109,7 +109,7 @@ class Engine:
                 self.store,
                 self.memory,
                 ActLoop(self.provider, self.runtime, policy),
-                self.ledger,
+                build_mind(settings, policy, self.store, self.memory, self.clock, self.ledger),
                 policy,
                 self.clock,
                 self.bus,
@@ -119,7 +119,7 @@ class Engine:
             self.dmn = DefaultModeNetwork(
                 self.store, policy.dmn, np.random.default_rng([settings.seed, 0xD3])
             )
-            self._step_lock = threading.Lock()
+            self._step_lock = threading.RLock()
             self.loop = MindLoop(
                 step=lambda cancel: self.step(cancel) is not None,
                 has_work=self.turns.has_pending,
@@ -127,6 +127,7 @@ class Engine:
                 tick_seconds=policy.engine.tick_seconds,
                 bus=self.bus,
                 clock=self.clock,
+                busy=self._step_lock,
             )
         except BaseException:
             self.store.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.clock import Clock
 from engine.config import Settings
@@ -15,6 +16,10 @@ from engine.memory.rerank import Reranker
 from engine.memory.service import MemoryService
 from engine.policy import Policy
 from engine.store import Store
+
+if TYPE_CHECKING:
+    from engine.costs import CostLedger
+    from engine.pipeline.turn import MindParts
 
 
 def build_embedder(settings: Settings, policy: Policy) -> Embedder:
@@ -160,3 +165,59 @@ def _provider(
     from engine.llm.openai_compat import OpenAICompatProvider
 
     return OpenAICompatProvider(url, model or "default", api_key_env=settings.api_key_env)
+
+
+def build_mind(
+    settings: Settings,
+    policy: Policy,
+    store: Store,
+    memory: MemoryService | None,
+    clock: Clock,
+    ledger: CostLedger,
+) -> MindParts:
+    """The cognition a turn runs through: queue, gates, gut, scratch, context, commit.
+
+    Every random draw comes from a generator seeded with ``settings.seed`` (each part
+    gets its own stream, so adding draws in one never shifts another).
+
+    Args:
+        settings: seed, provider and context window.
+        policy: the mind's numbers.
+        store: the open store.
+        memory: the memory service (None: no retrieval, gut or scratch minting).
+        clock: time source.
+        ledger: records LLM calls at commit.
+
+    Returns:
+        The parts.
+    """
+    import numpy as np
+
+    from engine.mind.candidate_queue import CandidateQueue
+    from engine.mind.gates import EntryGate, ExitGate
+    from engine.mind.gut import Gut
+    from engine.mind.scratch import ScratchBuffer
+    from engine.pipeline.context import ContextAssembler
+    from engine.pipeline.tokens import EstimateTokenCounter
+    from engine.pipeline.turn import MindParts
+    from engine.pipeline.turn_commit import TurnCommitter
+
+    def rng(stream: int) -> np.random.Generator:
+        return np.random.default_rng([settings.seed, stream])
+
+    scratch = ScratchBuffer(store, policy.gates.scratch, clock, memory)
+    window = (
+        settings.n_ctx if settings.provider == "local" else policy.models.actor.max_context_tokens
+    )
+    return MindParts(
+        queue=CandidateQueue(store, clock),
+        assembler=ContextAssembler(
+            policy, memory, rng(1), EstimateTokenCounter.from_policy(policy)
+        ),
+        entry_gate=EntryGate(policy.gates.entry, rng(2)),
+        exit_gate=ExitGate(policy.gates.exit, rng(3)),
+        scratch=scratch,
+        gut=Gut(memory, policy.gut) if memory is not None else None,
+        committer=TurnCommitter(store, ledger, policy, memory, scratch),
+        max_context_tokens=window,
+    )

@@ -9,6 +9,7 @@ queue has candidates and the loop is not paused. A failing step is recorded (an
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from enum import StrEnum
 
@@ -41,6 +42,7 @@ class MindLoop:
         tick_seconds: float,
         bus: SignalBus,
         clock: Clock,
+        busy: threading.RLock | None = None,
     ) -> None:
         """Create a loop (not started).
 
@@ -52,7 +54,9 @@ class MindLoop:
             tick_seconds: seconds between ticks.
             bus: where state changes and errors are signalled.
             clock: time source for signal timestamps.
+            busy: held while a step runs (shared with direct callers of the step).
         """
+        self._busy = busy or threading.RLock()
         self._step = step
         self._has_work = has_work
         self._tick = tick
@@ -64,8 +68,6 @@ class MindLoop:
         self._cancel = threading.Event()
         self._paused = threading.Event()
         self._thread: threading.Thread | None = None
-        self._idle = threading.Event()
-        self._idle.set()
 
     @property
     def state(self) -> LoopState:
@@ -110,18 +112,13 @@ class MindLoop:
         Returns:
             True when idle in time.
         """
-        deadline = threading.Event()
-        timer = threading.Timer(timeout, deadline.set)
-        timer.start()
-        try:
-            while not deadline.is_set():
-                if self._idle.wait(0.02) and not self._has_work():
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._busy:  # no step runs while we look
+                if not self._has_work() or self._paused.is_set():
                     return True
-                if self._paused.is_set():
-                    return self._idle.is_set()
-            return False
-        finally:
-            timer.cancel()
+            time.sleep(0.02)
+        return False
 
     def stop(self, drain_seconds: float) -> bool:
         """Stop: let the turn in flight finish for up to ``drain_seconds``, then cancel it.
@@ -153,12 +150,10 @@ class MindLoop:
                 if self._tick is not None and not self._paused.is_set():
                     self._tick()
                 while not self._stop.is_set() and not self._paused.is_set() and self._has_work():
-                    self._idle.clear()
-                    try:
-                        if not self._step(self._cancel):
-                            break
-                    finally:
-                        self._idle.set()
+                    with self._busy:
+                        ran = self._step(self._cancel)
+                    if not ran:
+                        break
             except Exception as exc:  # the loop never dies of one bad step
                 log.exception("loop.step_failed")
                 self._bus.emit(

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 import duckdb
 
-from engine.clock import Clock, to_naive_utc
+from engine.clock import Clock
 from engine.errors import CephalonError
+from engine.mind.candidate_queue import CandidateQueue
 from engine.models import EventType, NewEvent
 from engine.policy import Policy
 from engine.store import Store
@@ -42,6 +43,7 @@ class Intake:
     """Appends inputs as events and queues them as candidates."""
 
     def __init__(self, store: Store, policy: Policy, clock: Clock) -> None:
+        self.queue = CandidateQueue(store, clock)
         self.store = store
         self.policy = policy
         self.clock = clock
@@ -97,21 +99,15 @@ class Intake:
             stored_id = event_id
             if stored_id is None:
                 (stored_id,) = insert_events(cur, ids.take("events"), [event])
-            candidate_id = ids.take("candidates")
-            cur.execute(
-                "INSERT INTO candidates (id, event_id, source, source_tag, channel_id, text, "
-                "created_at, urgency, waited, status) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 'pending')",
-                [
-                    candidate_id,
-                    stored_id,
-                    source,
-                    _TAGS[source].value,
-                    channel_id,
-                    text,
-                    to_naive_utc(now),
-                    urgency,
-                ],
+            candidate_id = self.queue.insert(
+                cur,
+                source=source,
+                text=text,
+                created_at=now,
+                urgency=urgency,
+                source_tag=_TAGS[source].value,
+                channel_id=channel_id,
+                event_id=stored_id,
             )
             return Submitted(stored_id, candidate_id)
 

@@ -1,17 +1,18 @@
-"""Run one turn end to end and commit it in one transaction.
+"""One turn, end to end: attend -> context -> gut -> generate/act -> gates -> commit.
 
-intake (the input event and a ``running`` turn row, durable before anything acts)
--> context (hybrid retrieval on the input) -> generate/act (``ActLoop``) ->
-commit (ONE transaction: LLM calls, output event, minted memories, context
-inclusions, the turn record) -> vectors indexed -> ``turn.committed`` signal.
+``step`` weighs every pending candidate (attention), opens the winner's turn in
+the same transaction that records the decision, then runs the stages. Each stage
+is timed; a stage that raises fails the turn (recorded, ``engine.error`` signal),
+never the loop. The commit is one transaction (:mod:`engine.pipeline.turn_commit`);
+vectors and the ``turn.committed`` signal follow it.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +20,25 @@ import duckdb
 import structlog
 
 from engine.clock import Clock, to_naive_utc
-from engine.costs import CostLedger
 from engine.llm.base import ChatMessage, TextDelta
 from engine.memory.records import NewMemory
-from engine.memory.service import MemoryService, PreparedMemories
-from engine.models import EventType, NewEvent
-from engine.pipeline.act import ActLoop, ActResult, request_digest
+from engine.memory.service import MemoryService
+from engine.mind.attention import Attention, AttentionDecision
+from engine.mind.candidate_queue import CandidateQueue
+from engine.mind.gate_effects import PERSISTING, after_reinforce, memory_for
+from engine.mind.gates import EntryGate, ExitGate
+from engine.mind.gut import Gut, GutReading
+from engine.mind.salience import ExitJudge, SalienceInputs
+from engine.mind.scratch import ScratchBuffer
+from engine.pipeline.act import ActLoop, ActResult
+from engine.pipeline.context import AssembledContext, ContextAssembler, inclusions_signal
+from engine.pipeline.identity import identity_hook
+from engine.pipeline.transcript import recent_transcript
+from engine.pipeline.turn_commit import Buffered, TurnCommitter, TurnProducts
+from engine.pipeline.turn_record import TurnOutcome, build_outcome, build_record
 from engine.policy import Policy
 from engine.signals import (
-    ContextRetrieved,
+    CognitiveState,
     EngineError,
     LlmDelta,
     SignalBus,
@@ -35,43 +46,41 @@ from engine.signals import (
     TurnStarted,
 )
 from engine.store import Store
-from engine.store.events import insert_events
-from engine.store.sql import scalar
 from engine.tools.registry import SourceTag
+
+__all__ = ["MindParts", "TurnOutcome", "TurnRunner"]
 
 log = structlog.get_logger("cephalon.turn")
 
 PROMPTS = Path(__file__).resolve().parents[2] / "data" / "prompts"
 
+Speaker = Callable[[str, str], None]
+"""``speak(channel_id, text)``: deliver a reply to the channel an input came from."""
+
 
 @dataclass
-class TurnOutcome:
-    """What a turn came to (the ``chat --once --json`` payload and more)."""
+class MindParts:
+    """The cognition a turn runs through (built by the engine)."""
 
-    turn_id: int
-    candidate_id: int | None
-    reply: str | None
-    status: str
-    stop_reason: str
-    provider: str
-    model: str
-    tokens_in: int
-    tokens_out: int
-    latency_ms: float
-    context: list[dict[str, Any]] = field(default_factory=list)
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
-    error: str | None = None
+    queue: CandidateQueue
+    assembler: ContextAssembler
+    entry_gate: EntryGate
+    exit_gate: ExitGate
+    scratch: ScratchBuffer | None
+    gut: Gut | None
+    committer: TurnCommitter
+    max_context_tokens: int
 
 
 class TurnRunner:
-    """Runs turns against one store, memory, provider and tool runtime."""
+    """Runs turns for queued candidates."""
 
     def __init__(
         self,
         store: Store,
         memory: MemoryService | None,
         act: ActLoop,
-        ledger: CostLedger,
+        mind: MindParts,
         policy: Policy,
         clock: Clock,
         bus: SignalBus,
@@ -79,128 +88,105 @@ class TurnRunner:
         self.store = store
         self.memory = memory
         self.act = act
-        self.ledger = ledger
+        self.mind = mind
         self.policy = policy
         self.clock = clock
         self.bus = bus
+        self.speak: Speaker | None = None
+        """Set by the engine when channels can carry replies (Discord...)."""
+        self.exchanges = 0
         self.system_prompt = (PROMPTS / "system.md").read_text(encoding="utf-8").strip()
 
     def has_pending(self) -> bool:
         """True when an input waits for its turn."""
-        return bool(
-            scalar(self.store.reader(), "SELECT count(*) FROM candidates WHERE status = 'pending'")
-        )
+        return self.mind.queue.depth() > 0
+
+    def salience_inputs(self, transcript: list[ChatMessage]) -> SalienceInputs:
+        """Novelty, relevance and charge for this turn."""
+        return SalienceInputs(self.memory, self.mind.gut, transcript, self.policy.attention)
 
     def step(self, cancel: threading.Event | None = None) -> TurnOutcome | None:
-        """Run the turn of the most urgent pending candidate (None when none is pending)."""
-        rows = (
-            self.store.reader()
-            .execute(
-                "SELECT id, event_id, source_tag, channel_id, text FROM candidates "
-                "WHERE status = 'pending' ORDER BY urgency DESC, created_at, id LIMIT 1"
-            )
-            .fetchall()
-        )
-        if not rows:
+        """Weigh the pending candidates and run the winner's turn.
+
+        Args:
+            cancel: set to stop the turn early (it is committed as cancelled).
+
+        Returns:
+            The outcome, or None when nothing was pending (or everything was dropped).
+        """
+        pending = self.mind.queue.pending()
+        if not pending:
             return None
-        candidate_id, event_id, tag, channel_id, text = rows[0]
-        return self.run(
-            text,
-            event_id=event_id,
-            candidate_id=candidate_id,
-            source=SourceTag(tag),
-            channel_id=channel_id,
-            cancel=cancel,
-        )
-
-    def _open_turn(
-        self, event_id: int, candidate_id: int | None, text: str, channel_id: str | None
-    ) -> int:
+        transcript = recent_transcript(self.store.reader(), self.policy.context.transcript_turns)
+        inputs = self.salience_inputs(transcript)
+        attention = Attention(self.policy, inputs.novelty, inputs.relevance, inputs.charge)
+        decision = attention.decide(pending)
         now = self.clock.now()
+        turn_id = self._open_turn(decision, now)
+        self.bus.emit(attention.signal(decision, now, turn_id))
+        if decision.winner is None or turn_id is None:
+            return None
+        self.bus.emit(CognitiveState(ts=now, turn_id=turn_id, report=decision.report))
+        return self.run(decision, turn_id, inputs, transcript, cancel)
 
-        def job(cur: duckdb.DuckDBPyConnection) -> int:
+    def _open_turn(self, decision: AttentionDecision, now: Any) -> int | None:
+        winner = decision.winner
+
+        def job(cur: duckdb.DuckDBPyConnection) -> int | None:
             assert self.store.writer is not None
-            turn_id = self.store.writer.ids.take("turns")
-            cur.execute(
-                "INSERT INTO turns (id, started_at, status, input_event_id, channel_id, input) "
-                "VALUES (?, ?, 'running', ?, ?, ?)",
-                [turn_id, to_naive_utc(now), event_id, channel_id, text],
-            )
-            if candidate_id is not None:
+            turn_id = None
+            if winner is not None:
+                c = winner.candidate
+                turn_id = self.store.writer.ids.take("turns")
                 cur.execute(
-                    "UPDATE candidates SET status = 'won', turn_id = ?, decided_at = ? "
-                    "WHERE id = ?",
-                    [turn_id, to_naive_utc(now), candidate_id],
+                    "INSERT INTO turns (id, started_at, status, input_event_id, channel_id, "
+                    "input) VALUES (?, ?, 'running', ?, ?, ?)",
+                    [turn_id, to_naive_utc(now), c.event_id, c.channel_id, c.text],
                 )
+            self.mind.queue.apply_in(cur, decision, turn_id, now)
             return turn_id
 
         return self.store.write(job)
 
-    def _context(self, text: str, turn_id: int) -> list[dict[str, Any]]:
-        if self.memory is None:
-            return []
-        result = self.memory.search(text, 5)
-        context = [
-            {
-                "id": h.id,
-                "kind": h.kind,
-                "content": h.content,
-                "score": h.score,
-                "explain": h.explain.model_dump(mode="json"),
-            }
-            for h in result.hits
-        ]
-        self.bus.emit(
-            ContextRetrieved(ts=self.clock.now(), turn_id=turn_id, query=text, memories=context)
-        )
-        return context
-
-    def _messages(self, text: str, context: list[dict[str, Any]]) -> list[ChatMessage]:
-        messages = [ChatMessage(role="system", content=self.system_prompt)]
-        if context:
-            lines = "\n".join(f"- [{c['kind']}] {c['content']}" for c in context)
-            messages.append(ChatMessage(role="system", content=f"Relevant memories:\n{lines}"))
-        messages.append(ChatMessage(role="user", content=text))
-        return messages
-
     def run(
         self,
-        text: str,
-        *,
-        event_id: int,
-        candidate_id: int | None = None,
-        source: SourceTag = SourceTag.OPERATOR,
-        channel_id: str | None = None,
+        decision: AttentionDecision,
+        turn_id: int,
+        inputs: SalienceInputs,
+        transcript: list[ChatMessage],
         cancel: threading.Event | None = None,
     ) -> TurnOutcome:
-        """Run one turn for an input already stored as an event.
+        """Run the stages of an opened turn and commit it.
 
         Args:
-            text: the input text.
-            event_id: its event.
-            candidate_id: the attention candidate it won as.
-            source: who sent it.
-            channel_id: where it came from (replies are routed there).
-            cancel: set to stop the turn early.
+            decision: attention's decision (its winner is this turn's input).
+            turn_id: the opened turn.
+            inputs: this turn's salience inputs (the exit gate uses them too).
+            transcript: the working transcript before the input, oldest first.
+            cancel: set to stop early.
 
         Returns:
             The outcome (the turn is committed, whatever its status).
         """
+        assert decision.winner is not None
+        candidate = decision.winner.candidate
+        text, source = candidate.text, SourceTag(candidate.source_tag)
         started = time.perf_counter()
-        turn_id = self._open_turn(event_id, candidate_id, text, channel_id)
         self.bus.emit(
             TurnStarted(
                 ts=self.clock.now(),
                 turn_id=turn_id,
                 input=text,
-                source=source.value,
-                channel_id=channel_id,
-                candidate_id=candidate_id,
+                source=candidate.source,
+                channel_id=candidate.channel_id,
+                candidate_id=candidate.id,
             )
         )
         timings: dict[str, float] = {}
-        context: list[dict[str, Any]] = []
-        messages: list[ChatMessage] = []
+        assembled: AssembledContext | None = None
+        reading: GutReading | None = None
+        act = ActResult(output=None, stop_reason="error")
+        stage = "context"
 
         def forward(delta: TextDelta) -> None:
             self.bus.emit(
@@ -209,18 +195,27 @@ class TurnRunner:
                 )
             )
 
-        stage = "context"
         try:
             t0 = time.perf_counter()
-            context = self._context(text, turn_id)
-            timings["context"] = (time.perf_counter() - t0) * 1000
-            messages = self._messages(text, context)
-            stage = "act"
-            t0 = time.perf_counter()
-            act = self.act.run(
-                messages, turn_id=turn_id, source=source, on_delta=forward, cancel=cancel
+            assembled = self.mind.assembler.assemble(
+                text, transcript, self.system_prompt, decision.report, self.mind.max_context_tokens
             )
-            timings["act"] = (time.perf_counter() - t0) * 1000
+            self.bus.emit(inclusions_signal(assembled.inclusions, text, self.clock.now(), turn_id))
+            timings["context"] = _ms(t0)
+            stage, t0 = "gut", time.perf_counter()
+            if self.mind.gut is not None:
+                reading = self.mind.gut.measure(
+                    [i.content for i in assembled.inclusions]
+                    + [m.content for m in transcript]
+                    + [text]
+                )
+                self.bus.emit(Gut.signal(reading, self.clock.now(), turn_id))
+            timings["gut"] = _ms(t0)
+            stage, t0 = "act", time.perf_counter()
+            act = self.act.run(
+                assembled.messages, turn_id=turn_id, source=source, on_delta=forward, cancel=cancel
+            )
+            timings["act"] = _ms(t0)
         except Exception as exc:  # a stage failure fails the turn, never the loop
             log.exception("turn.stage_failed", stage=stage, turn=turn_id)
             error = f"{stage}: {type(exc).__name__}: {exc}"
@@ -228,7 +223,45 @@ class TurnRunner:
                 EngineError(ts=self.clock.now(), turn_id=turn_id, stage=stage, error=error)
             )
             act = ActResult(output=None, stop_reason="error", error=error)
-        prepared = self._prepare_memories(text, act)
+        t0 = time.perf_counter()
+        products = self._products(decision, turn_id, act, assembled, reading, inputs)
+        timings["gates"] = _ms(t0)
+        products.record.update(
+            build_record(decision, act, assembled, reading, timings, _ms(started))
+        )
+        memory_ids = self.mind.committer.commit(products, self.clock.now())
+        if self.memory is not None:
+            if products.prepared is not None:
+                self.memory.index_prepared(memory_ids, products.prepared)
+            after_reinforce(self.memory, products.reinforce)
+        self.exchanges += 1
+        self._maybe_flush(inputs)
+        self.bus.emit(
+            TurnCommitted(
+                ts=self.clock.now(),
+                turn_id=turn_id,
+                status=products.status,
+                output=act.output,
+                stop_reason=act.stop_reason,
+                latency_ms=products.record["latency_ms"],
+            )
+        )
+        if act.output and candidate.channel_id and self.speak is not None:
+            self._speak(candidate.channel_id, act.output)
+        return build_outcome(turn_id, candidate.id, products, self.act.provider)
+
+    def _products(
+        self,
+        decision: AttentionDecision,
+        turn_id: int,
+        act: ActResult,
+        assembled: AssembledContext | None,
+        reading: GutReading | None,
+        inputs: SalienceInputs,
+    ) -> TurnProducts:
+        """Gate what the turn produced: what becomes memory, what waits, what goes."""
+        assert decision.winner is not None
+        c = decision.winner.candidate
         status = (
             "committed"
             if act.output is not None
@@ -236,134 +269,94 @@ class TurnRunner:
             if act.stop_reason == "cancel"
             else "failed"
         )
-        latency_ms = (time.perf_counter() - started) * 1000
-        record: dict[str, Any] = {
-            "input": text,
-            "input_event_id": event_id,
-            "source": source.value,
-            "context": context,
-            "prompt": [m.model_dump(mode="json") for m in messages],
-            "stop_reason": act.stop_reason,
-            "error": act.error,
-            "source_tag": source.value,
-            "tool_calls": [o.call_id for o in act.tool_outcomes],
-            "tool_call_log": [
-                {
-                    "id": o.call_id,
-                    "tool": o.tool,
-                    "args": args,
-                    "status": o.status,
-                    "result": o.result,
-                    "error": o.error,
-                    "attempts": o.attempts,
-                    "duration_ms": o.duration_ms,
-                    "idempotency_key": o.idempotency_key,
-                }
-                for o, args in zip(act.tool_outcomes, act.tool_args, strict=True)
-            ],
-            "llm_results": [r.model_dump(mode="json") for r in act.llm_results],
-            "request_digests": [request_digest(r) for r in act.requests],
-            "timings_ms": timings,
-            "latency_ms": latency_ms,
-            "output": act.output,
-        }
-        self.store.write(
-            lambda cur: self._commit(
-                cur, turn_id, status, act, record, prepared, context, channel_id
-            )
-        )
-        if self.memory is not None and prepared is not None:
-            self.memory.index_prepared(record["memory_ids"], prepared)
-        self.bus.emit(
-            TurnCommitted(
-                ts=self.clock.now(),
-                turn_id=turn_id,
-                status=status,
-                output=act.output,
-                stop_reason=act.stop_reason,
-                latency_ms=latency_ms,
-            )
-        )
-        last = act.llm_results[-1] if act.llm_results else None
-        return TurnOutcome(
-            turn_id=turn_id,
-            candidate_id=candidate_id,
-            reply=act.output,
-            status=status,
-            stop_reason=act.stop_reason,
-            provider=last.provider if last else self.act.provider.name,
-            model=last.model if last else self.act.provider.model,
-            tokens_in=sum(r.usage.tokens_in for r in act.llm_results),
-            tokens_out=sum(r.usage.tokens_out for r in act.llm_results),
-            latency_ms=round(latency_ms, 1),
-            context=context,
-            tool_calls=[
-                {"id": o.call_id, "tool": o.tool, "status": o.status, "error": o.error}
-                for o in act.tool_outcomes
-            ],
-            error=act.error,
-        )
-
-    def _prepare_memories(self, text: str, act: ActResult) -> PreparedMemories | None:
-        if self.memory is None:
-            return None
-        items = [NewMemory(kind="message", content=text, source="operator")]
-        if act.output:
+        items: list[NewMemory] = []
+        buffered: list[Buffered] = []
+        reinforce: list[int] = []
+        gates: dict[str, Any] = {}
+        name = identity_hook(c.text) if c.source == "operator" else None
+        if name:
             items.append(
-                NewMemory(kind="assistant_message", content=act.output, source="assistant")
+                NewMemory(
+                    kind="identity",
+                    content=f"The operator's name is {name}.",
+                    source="operator",
+                    source_tag=c.source_tag,
+                    event_ids=[c.event_id] if c.event_id else [],
+                    source_meta={"identity_hook": c.text[:200], "turn_id": turn_id},
+                )
             )
-        return self.memory.prepare(items)
-
-    def _commit(
-        self,
-        cur: duckdb.DuckDBPyConnection,
-        turn_id: int,
-        status: str,
-        act: ActResult,
-        record: dict[str, Any],
-        prepared: PreparedMemories | None,
-        context: list[dict[str, Any]],
-        channel_id: str | None,
-    ) -> None:
-        assert self.store.writer is not None
-        now = self.clock.now()
-        record["llm_calls"] = [self.ledger.insert(cur, turn_id, r) for r in act.llm_results]
-        if act.output is not None:
-            reply = NewEvent(
-                type=EventType.LLM_ASSISTANT_MESSAGE,
-                source="engine",
-                ts=now,
-                channel_id=channel_id,
-                payload={"content": act.output, "turn_id": turn_id},
-            )
-            record["output_event_id"] = insert_events(
-                cur, self.store.writer.ids.take("events"), [reply]
-            )[0]
-        record["memory_ids"] = []
-        if self.memory is not None and prepared is not None:
-            record["memory_ids"] = self.memory.insert_prepared(cur, prepared)
-        for rank, item in enumerate(context, start=1):
-            cur.execute(
-                "INSERT INTO context_inclusions (turn_id, memory_id, section, rank, score, "
-                "explain, ts) VALUES (?, ?, 'related', ?, ?, ?, ?)",
-                [
-                    turn_id,
-                    item["id"],
-                    rank,
-                    item["score"],
-                    json.dumps(item["explain"]),
-                    to_naive_utc(now),
-                ],
-            )
-        cur.execute(
-            "UPDATE turns SET status = ?, finished_at = ?, output = ?, record = ?, error = ? "
-            "WHERE id = ?",
-            [
-                status,
-                to_naive_utc(now),
-                act.output,
-                json.dumps(record, default=str),
-                act.error,
-                turn_id,
-            ],
+        entry = self.mind.entry_gate.decide(c.text, c.source)
+        gates["entry"] = entry
+        if entry == "buffer":
+            buffered.append(Buffered(c.text, "message", c.source))
+        if act.output:
+            judged = ExitJudge(self.mind.exit_gate, inputs, self.policy)(act.output)
+            gates["exit"] = judged.as_dict()
+            if judged.action in PERSISTING:
+                items.append(
+                    memory_for(
+                        act.output,
+                        "assistant_message",
+                        judged,
+                        source="assistant",
+                        channel_id=c.channel_id,
+                        source_tag="system",
+                        meta={"turn_id": turn_id},
+                    )
+                )
+            elif judged.action == "reinforce" and judged.target_id is not None:
+                reinforce.append(judged.target_id)
+            elif judged.action == "buffer":
+                buffered.append(Buffered(act.output, "assistant_message", "assistant"))
+        prepared = self.memory.prepare(items) if self.memory is not None and items else None
+        record: dict[str, Any] = {
+            "input": c.text,
+            "input_event_id": c.event_id,
+            "candidate_id": c.id,
+            "source": c.source,
+            "source_tag": c.source_tag,
+            "identity": name,
+            "gates": gates,
+        }
+        return TurnProducts(
+            turn_id=turn_id,
+            status=status,
+            act=act,
+            record=record,
+            channel_id=c.channel_id,
+            prepared=prepared,
+            inclusions=assembled.inclusions if assembled is not None else [],
+            gut=reading,
+            buffered=buffered,
+            reinforce=reinforce,
         )
+
+    def _maybe_flush(self, inputs: SalienceInputs) -> None:
+        scratch = self.mind.scratch
+        if scratch is None or not scratch.due(self.exchanges):
+            return
+        try:
+            scratch.flush(ExitJudge(self.mind.exit_gate, inputs, self.policy))
+        except Exception as exc:
+            log.exception("scratch.flush_failed")
+            self.bus.emit(EngineError(ts=self.clock.now(), stage="scratch", error=f"{exc}"))
+
+    def flush_scratch(self) -> None:
+        """Run the scratch buffer through the exit gate now (shutdown, start-up)."""
+        scratch = self.mind.scratch
+        if scratch is None:
+            return
+        transcript = recent_transcript(self.store.reader(), self.policy.context.transcript_turns)
+        scratch.flush(ExitJudge(self.mind.exit_gate, self.salience_inputs(transcript), self.policy))
+
+    def _speak(self, channel_id: str, text: str) -> None:
+        assert self.speak is not None
+        try:
+            self.speak(channel_id, text)
+        except Exception as exc:  # a channel failure never fails the committed turn
+            log.exception("speak.failed", channel=channel_id)
+            self.bus.emit(EngineError(ts=self.clock.now(), stage="speak", error=f"{exc}"))
+
+
+def _ms(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000, 3)

@@ -42,6 +42,10 @@ RECORD_KEYS = {
     "stop_reason",
     "timings_ms",
     "memory_ids",
+    "attention",
+    "gut",
+    "gates",
+    "candidate_id",
 }
 
 
@@ -81,11 +85,25 @@ def test_turns_are_recorded_completely_and_replay_exactly(isolated_home: Path) -
             replayed = replay_turn(deps, record)
             assert replayed["match"] is True, replayed["stages"]
             assert replayed["replayed"] == outcome.reply
-        # the memory tool's result was recorded and replayed, not re-run
-        second = get_turn(cur, outcomes[1].turn_id)
+        # "my name is Ada" minted an identity memory at once; the memory tool found it,
+        # and its result was recorded (and replayed, not re-run)
+        first, second = (get_turn(cur, o.turn_id) for o in outcomes[:2])
+        assert first["identity"] == "Ada"
         assert second["tool_call_log"][0]["tool"] == "memory.search"
         hits = second["tool_call_log"][0]["result"]["results"]
-        assert any("green tea" in h["content"] for h in hits)
+        assert any(h["content"] == "The operator's name is Ada." for h in hits)
+        # the attention report: one candidate, the operator's message, and why it won
+        attention = second["attention"]
+        assert attention["winner_id"] == outcomes[1].candidate_id
+        assert attention["candidates"][0]["source"] == "operator"
+        assert set(attention["candidates"][0]["parts"]) == {
+            "novelty",
+            "relevance",
+            "charge",
+            "urgency",
+        }
+        assert "operator" in attention["report"]
+        assert second["gut"]["intensity"] >= 0 and second["gates"]["entry"] in ("buffer", "skip")
         # the later turn retrieved the earlier one as context, and logged it
         inclusions = cur.execute(
             "SELECT count(*) FROM context_inclusions WHERE turn_id = ?", [outcomes[1].turn_id]

@@ -86,7 +86,8 @@ def test_a_failing_step_is_recorded_and_the_loop_goes_on(isolated_home: Path) ->
 def test_idle_mind_proposes_a_thought_after_the_idle_period(isolated_home: Path) -> None:
     clock = FrozenClock()
     with _engine([{"type": "message", "content": "noted"}] * 3, clock) as engine:
-        engine.run_turn("the garden needs water on Sundays")
+        assert engine.memory is not None
+        engine.memory.add_for_tool("the garden needs water on Sundays", "fact", "operator")
         engine._tick()
         assert engine.store.reader().execute(
             "SELECT count(*) FROM candidates WHERE source = 'dmn'"
