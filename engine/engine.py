@@ -26,6 +26,7 @@ from engine.loop import MindLoop
 from engine.memory.reembed import start_background_reembed
 from engine.memory.service import MemoryService, OpenReport
 from engine.mind.dmn import DefaultModeNetwork
+from engine.mind.gut import GutReading
 from engine.pipeline.act import ActLoop
 from engine.pipeline.intake import Intake
 from engine.pipeline.turn import TurnOutcome, TurnRunner
@@ -119,6 +120,8 @@ class Engine:
             self.dmn = DefaultModeNetwork(
                 self.store, policy.dmn, np.random.default_rng([settings.seed, 0xD3])
             )
+            self.turns.on_gut = self._gut_feeling
+            self._flush_scratch("start")  # what the last run left buffered
             self._step_lock = threading.RLock()
             self.loop = MindLoop(
                 step=lambda cancel: self.step(cancel) is not None,
@@ -140,6 +143,27 @@ class Engine:
             "model": self.provider.model,
             "costs": self.ledger.summary(),
         }
+
+    def _gut_feeling(self, reading: GutReading, turn_id: int) -> None:
+        """A strongly charged gut reading becomes a candidate (one waits at a time)."""
+        waiting = scalar(
+            self.store.reader(),
+            "SELECT count(*) FROM candidates WHERE source = 'gut' AND status = 'pending'",
+        )
+        if waiting or not reading.toward:
+            return
+        toward = "; ".join(str(t["content"])[:80] for t in reading.toward[:2])
+        self.intake.submit(
+            f"(gut feeling after turn {turn_id}, charge {reading.charge:.2f}) "
+            f"Attention has drifted from what you usually hold; it points toward: {toward}",
+            source="gut",
+        )
+
+    def _flush_scratch(self, when: str) -> None:
+        try:
+            self.turns.flush_scratch()
+        except Exception:  # a failed flush keeps the items buffered for the next one
+            structlog.get_logger("cephalon.engine").exception("scratch.flush_failed", when=when)
 
     # ------------------------------------------------------------ the loop ---
     def _tick(self) -> None:
@@ -253,6 +277,8 @@ class Engine:
         """Stop the loop, save the index, stop tool workers and the provider, close the store."""
         try:
             self.stop()
+            self._flush_scratch("stop")
+            self.turns.close()
             if self._reembed_stop is not None:
                 self._reembed_stop.set()
             if self.memory is not None:

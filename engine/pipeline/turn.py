@@ -12,29 +12,30 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import structlog
 
 from engine.clock import Clock, to_naive_utc
 from engine.llm.base import ChatMessage, TextDelta
-from engine.memory.records import NewMemory
 from engine.memory.service import MemoryService
 from engine.mind.attention import Attention, AttentionDecision
 from engine.mind.candidate_queue import CandidateQueue
-from engine.mind.gate_effects import PERSISTING, after_reinforce, memory_for
+from engine.mind.gate_effects import after_reinforce
 from engine.mind.gates import EntryGate, ExitGate
 from engine.mind.gut import Gut, GutReading
 from engine.mind.salience import ExitJudge, SalienceInputs
 from engine.mind.scratch import ScratchBuffer
 from engine.pipeline.act import ActLoop, ActResult
 from engine.pipeline.context import AssembledContext, ContextAssembler, inclusions_signal
-from engine.pipeline.identity import identity_hook
 from engine.pipeline.transcript import recent_transcript
-from engine.pipeline.turn_commit import Buffered, TurnCommitter, TurnProducts
+from engine.pipeline.turn_commit import TurnCommitter
+from engine.pipeline.turn_gates import gate_turn
 from engine.pipeline.turn_record import TurnOutcome, build_outcome, build_record
 from engine.policy import Policy
 from engine.signals import (
@@ -53,6 +54,8 @@ __all__ = ["MindParts", "TurnOutcome", "TurnRunner"]
 log = structlog.get_logger("cephalon.turn")
 
 PROMPTS = Path(__file__).resolve().parents[2] / "data" / "prompts"
+
+T = TypeVar("T")
 
 Speaker = Callable[[str, str], None]
 """``speak(channel_id, text)``: deliver a reply to the channel an input came from."""
@@ -94,7 +97,10 @@ class TurnRunner:
         self.bus = bus
         self.speak: Speaker | None = None
         """Set by the engine when channels can carry replies (Discord...)."""
+        self.on_gut: Callable[[GutReading, int], None] | None = None
+        """Set by the engine: called with a charged reading (it may queue a gut candidate)."""
         self.exchanges = 0
+        self._stages = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cephalon-stage")
         self.system_prompt = (PROMPTS / "system.md").read_text(encoding="utf-8").strip()
 
     def has_pending(self) -> bool:
@@ -197,18 +203,23 @@ class TurnRunner:
 
         try:
             t0 = time.perf_counter()
-            assembled = self.mind.assembler.assemble(
-                text, transcript, self.system_prompt, decision.report, self.mind.max_context_tokens
+            assembled = self._bounded(
+                stage,
+                lambda: self.mind.assembler.assemble(
+                    text,
+                    transcript,
+                    self.system_prompt,
+                    decision.report,
+                    self.mind.max_context_tokens,
+                ),
             )
             self.bus.emit(inclusions_signal(assembled.inclusions, text, self.clock.now(), turn_id))
             timings["context"] = _ms(t0)
             stage, t0 = "gut", time.perf_counter()
-            if self.mind.gut is not None:
-                reading = self.mind.gut.measure(
-                    [i.content for i in assembled.inclusions]
-                    + [m.content for m in transcript]
-                    + [text]
-                )
+            gut = self.mind.gut
+            if gut is not None:
+                seen = [i.content for i in assembled.inclusions] + [m.content for m in transcript]
+                reading = self._bounded(stage, lambda: gut.measure([*seen, text]))
                 self.bus.emit(Gut.signal(reading, self.clock.now(), turn_id))
             timings["gut"] = _ms(t0)
             stage, t0 = "act", time.perf_counter()
@@ -224,7 +235,9 @@ class TurnRunner:
             )
             act = ActResult(output=None, stop_reason="error", error=error)
         t0 = time.perf_counter()
-        products = self._products(decision, turn_id, act, assembled, reading, inputs)
+        products = gate_turn(
+            self.memory, self.mind, self.policy, decision, turn_id, act, assembled, reading, inputs
+        )
         timings["gates"] = _ms(t0)
         products.record.update(
             build_record(decision, act, assembled, reading, timings, _ms(started))
@@ -248,88 +261,14 @@ class TurnRunner:
         )
         if act.output and candidate.channel_id and self.speak is not None:
             self._speak(candidate.channel_id, act.output)
+        if (
+            reading is not None
+            and self.on_gut is not None
+            and candidate.source != "gut"  # a feeling about a feeling would never end
+            and reading.charge >= self.policy.gut.signal_min_charge
+        ):
+            self.on_gut(reading, turn_id)
         return build_outcome(turn_id, candidate.id, products, self.act.provider)
-
-    def _products(
-        self,
-        decision: AttentionDecision,
-        turn_id: int,
-        act: ActResult,
-        assembled: AssembledContext | None,
-        reading: GutReading | None,
-        inputs: SalienceInputs,
-    ) -> TurnProducts:
-        """Gate what the turn produced: what becomes memory, what waits, what goes."""
-        assert decision.winner is not None
-        c = decision.winner.candidate
-        status = (
-            "committed"
-            if act.output is not None
-            else "cancelled"
-            if act.stop_reason == "cancel"
-            else "failed"
-        )
-        items: list[NewMemory] = []
-        buffered: list[Buffered] = []
-        reinforce: list[int] = []
-        gates: dict[str, Any] = {}
-        name = identity_hook(c.text) if c.source == "operator" else None
-        if name:
-            items.append(
-                NewMemory(
-                    kind="identity",
-                    content=f"The operator's name is {name}.",
-                    source="operator",
-                    source_tag=c.source_tag,
-                    event_ids=[c.event_id] if c.event_id else [],
-                    source_meta={"identity_hook": c.text[:200], "turn_id": turn_id},
-                )
-            )
-        entry = self.mind.entry_gate.decide(c.text, c.source)
-        gates["entry"] = entry
-        if entry == "buffer":
-            buffered.append(Buffered(c.text, "message", c.source))
-        if act.output:
-            judged = ExitJudge(self.mind.exit_gate, inputs, self.policy)(act.output)
-            gates["exit"] = judged.as_dict()
-            if judged.action in PERSISTING:
-                items.append(
-                    memory_for(
-                        act.output,
-                        "assistant_message",
-                        judged,
-                        source="assistant",
-                        channel_id=c.channel_id,
-                        source_tag="system",
-                        meta={"turn_id": turn_id},
-                    )
-                )
-            elif judged.action == "reinforce" and judged.target_id is not None:
-                reinforce.append(judged.target_id)
-            elif judged.action == "buffer":
-                buffered.append(Buffered(act.output, "assistant_message", "assistant"))
-        prepared = self.memory.prepare(items) if self.memory is not None and items else None
-        record: dict[str, Any] = {
-            "input": c.text,
-            "input_event_id": c.event_id,
-            "candidate_id": c.id,
-            "source": c.source,
-            "source_tag": c.source_tag,
-            "identity": name,
-            "gates": gates,
-        }
-        return TurnProducts(
-            turn_id=turn_id,
-            status=status,
-            act=act,
-            record=record,
-            channel_id=c.channel_id,
-            prepared=prepared,
-            inclusions=assembled.inclusions if assembled is not None else [],
-            gut=reading,
-            buffered=buffered,
-            reinforce=reinforce,
-        )
 
     def _maybe_flush(self, inputs: SalienceInputs) -> None:
         scratch = self.mind.scratch
@@ -349,6 +288,23 @@ class TurnRunner:
         transcript = recent_transcript(self.store.reader(), self.policy.context.transcript_turns)
         scratch.flush(ExitJudge(self.mind.exit_gate, self.salience_inputs(transcript), self.policy))
 
+    def _bounded(self, stage: str, work: Callable[[], T]) -> T:
+        """Run a stage with the policy's stage timeout (the loop never wedges on it).
+
+        A stage past its deadline fails the turn; its thread is left to finish on its own
+        (Python cannot kill a thread), and its result is discarded.
+        """
+        timeout = self.policy.engine.stage_timeout_seconds
+        future = self._stages.submit(work)
+        try:
+            return future.result(timeout)
+        except FutureTimeout:
+            raise StageTimeout(f"{stage} took longer than {timeout:g}s") from None
+
+    def close(self) -> None:
+        """Let go of the stage threads (a stage still running finishes in the background)."""
+        self._stages.shutdown(wait=False, cancel_futures=True)
+
     def _speak(self, channel_id: str, text: str) -> None:
         assert self.speak is not None
         try:
@@ -356,6 +312,10 @@ class TurnRunner:
         except Exception as exc:  # a channel failure never fails the committed turn
             log.exception("speak.failed", channel=channel_id)
             self.bus.emit(EngineError(ts=self.clock.now(), stage="speak", error=f"{exc}"))
+
+
+class StageTimeout(Exception):
+    """A stage ran past ``engine.stage_timeout_seconds``."""
 
 
 def _ms(t0: float) -> float:

@@ -14,6 +14,7 @@ from engine.config import load_policy, load_settings
 from engine.engine import Engine
 from engine.llm.scripted import ScriptedProvider
 from engine.replay import ReplayDeps, replay_turn
+from engine.store import Store
 from engine.turns_query import get_turn
 from tests.helpers import REPO
 
@@ -50,7 +51,12 @@ def test_sigkill_mid_turn_after_a_write_tool(isolated_home: Path) -> None:
     ) as engine:
         first = engine.run_turn("my favourite colour is teal")
         engine.unlock(60)
-        before = _counts(engine)
+    with Store(isolated_home / "cephalon.duckdb", read_only=True) as store:
+        cur = store.reader()
+        before = {  # after the clean close (which flushed the scratch buffer)
+            table: int(cur.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+            for table in ("events", "memories", "turns", "tool_calls")
+        }
     script = isolated_home / "script.json"
     script.write_text(
         json.dumps(
