@@ -132,7 +132,6 @@ class TurnRunner:
         self.bus.emit(attention.signal(decision, now, turn_id))
         if decision.winner is None or turn_id is None:
             return None
-        self.bus.emit(CognitiveState(ts=now, turn_id=turn_id, report=decision.report))
         return self.run(decision, turn_id, inputs, transcript, cancel)
 
     def _open_turn(self, decision: AttentionDecision, now: Any) -> int | None:
@@ -213,6 +212,8 @@ class TurnRunner:
                     self.mind.max_context_tokens,
                 ),
             )
+            report = _report_seen(assembled, decision.report)
+            self.bus.emit(CognitiveState(ts=self.clock.now(), turn_id=turn_id, report=report))
             self.bus.emit(inclusions_signal(assembled.inclusions, text, self.clock.now(), turn_id))
             timings["context"] = _ms(t0)
             stage, t0 = "gut", time.perf_counter()
@@ -316,6 +317,15 @@ class TurnRunner:
 
 class StageTimeout(Exception):
     """A stage ran past ``engine.stage_timeout_seconds``."""
+
+
+def _report_seen(assembled: AssembledContext, report: str) -> str:
+    """The state report as the model sees it (the budget may have trimmed its lines)."""
+    head = report.splitlines()[0] if report else ""
+    for message in assembled.messages:
+        if head and message.role == "system" and message.content.startswith(head):
+            return message.content
+    return ""
 
 
 def _ms(t0: float) -> float:

@@ -1,0 +1,102 @@
+"""The pipeline's mind: attention between sources, gut candidates, stage timeouts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.config import load_policy, load_settings
+from engine.engine import Engine
+from engine.llm.scripted import ScriptedProvider
+from engine.policy import Policy
+from engine.signals import AttentionCandidates, CognitiveState, Signal
+from engine.turns_query import get_turn
+
+
+def _policy(tmp_path: Path, toml: str) -> Policy:
+    path = tmp_path / "policy.toml"
+    path.write_text(toml)
+    return load_policy(path).policy
+
+
+def _engine(policy: Policy, script: list[object]) -> Engine:
+    settings = load_settings().model_copy(update={"embedder": "hashing"})
+    return Engine(settings, policy, provider=ScriptedProvider(script))
+
+
+def test_operator_input_wins_over_an_idle_thought_which_waits_and_decays(
+    isolated_home: Path, tmp_path: Path
+) -> None:
+    seen: list[Signal] = []
+    policy = load_policy().policy
+    with _engine(policy, [{"type": "message", "content": "ok"}] * 2) as engine:
+        engine.bus.subscribe(seen.append)
+        engine.intake.submit("(idle thought) what about the garden?", source="dmn")
+        engine.submit("please check the weather", source="operator")
+        first = engine.step()
+        assert first is not None and first.attention["candidates"][0]["source"] == "operator"
+        views = next(s for s in seen if isinstance(s, AttentionCandidates)).candidates
+        winner, loser = views
+        assert winner.winner and winner.source == "operator" and not loser.winner
+        assert winner.parts.urgency == 0.8 and loser.parts.urgency == 0.2
+        weights = policy.attention.salience
+        for view in views:
+            p = view.parts
+            expected = (
+                weights.novelty * p.novelty
+                + weights.relevance * p.relevance
+                + weights.charge * p.charge
+                + weights.urgency * p.urgency
+            )
+            assert abs(view.salience - expected) < 1e-6
+        report = next(s for s in seen if isinstance(s, CognitiveState)).report
+        assert "operator message" in report and "idle thought" in report
+        # the report the model saw is the one the signal carried
+        prompt = get_turn(engine.store.reader(), first.turn_id)["prompt"]
+        assert any(m["content"] == report for m in prompt)
+        row = (
+            engine.store.reader()
+            .execute("SELECT status, urgency, waited FROM candidates WHERE source = 'dmn'")
+            .fetchall()
+        )
+        assert row == [("pending", 0.2 * policy.attention.loser_urgency_decay, 1)]
+        second = engine.step()
+        assert second is not None and second.attention["candidates"][0]["source"] == "dmn"
+
+
+def test_a_charged_gut_reading_queues_a_gut_candidate(isolated_home: Path, tmp_path: Path) -> None:
+    policy = _policy(tmp_path, "[gut]\nsignal_min_charge = 0.0\ncharge_floor = 0.0\n")
+    with _engine(policy, [{"type": "message", "content": "fine"}] * 3) as engine:
+        assert engine.memory is not None
+        for fact in ("bees make honey", "the boat is blue", "tax forms are due in April"):
+            engine.memory.add_for_tool(fact, "fact", "operator")
+        outcome = engine.run_turn("tell me about volcanoes erupting")
+        assert outcome.gut is not None and outcome.gut["charge"] > 0
+        rows = (
+            engine.store.reader()
+            .execute("SELECT text FROM candidates WHERE source = 'gut' AND status = 'pending'")
+            .fetchall()
+        )
+        assert len(rows) == 1 and "gut feeling" in rows[0][0]
+        gut_turn = engine.step()  # the feeling takes its own turn...
+        assert gut_turn is not None
+        assert engine.store.reader().execute(  # ...which queues no feeling about itself
+            "SELECT count(*) FROM candidates WHERE source = 'gut' AND status = 'pending'"
+        ).fetchall() == [(0,)]
+        stored = (
+            engine.store.reader()
+            .execute("SELECT count(*) FROM gut_deltas WHERE turn_id = ?", [outcome.turn_id])
+            .fetchall()
+        )
+        assert stored == [(1,)]
+
+
+def test_a_stage_past_its_timeout_fails_the_turn_not_the_engine(
+    isolated_home: Path, tmp_path: Path
+) -> None:
+    policy = _policy(tmp_path, "[engine]\nstage_timeout_seconds = 0.000001\n")
+    with _engine(policy, [{"type": "message", "content": "unused"}]) as engine:
+        outcome = engine.run_turn("anything at all")
+        assert outcome.status == "failed"
+        assert outcome.error is not None and "took longer than" in outcome.error
+        row = engine.store.reader().execute("SELECT status FROM turns").fetchall()
+        assert row == [("failed",)]
