@@ -15,6 +15,9 @@ from typing import Any
 import numpy as np
 import structlog
 
+from engine.channels.discord_channel import DiscordChannel
+from engine.channels.discord_setup import intake_handler, open_discord
+from engine.channels.discord_tools import register_discord_tools
 from engine.clock import Clock, SystemClock, from_naive_utc
 from engine.config import Settings
 from engine.costs import CostLedger
@@ -36,7 +39,7 @@ from engine.signals import SignalBus
 from engine.store import Store
 from engine.store.sql import scalar
 from engine.tools import ToolRegistry, ToolRuntime, register_builtin_tools
-from engine.tools.registry import Scope
+from engine.tools.registry import Scope, SourceTag
 
 Progress = Callable[[str, int, int], None]
 
@@ -95,6 +98,7 @@ class Engine:
             )
             self.registry = ToolRegistry()
             register_builtin_tools(self.registry)
+            register_discord_tools(self.registry, policy.discord)
             self.runtime = ToolRuntime(
                 self.registry,
                 self.store,
@@ -121,6 +125,7 @@ class Engine:
                 self.store, policy.dmn, np.random.default_rng([settings.seed, 0xD3])
             )
             self.turns.on_gut = self._gut_feeling
+            self.discord: DiscordChannel | None = None
             self._flush_scratch("start")  # what the last run left buffered
             self._step_lock = threading.RLock()
             self.loop = MindLoop(
@@ -180,8 +185,37 @@ class Engine:
         return self.loop.state.value
 
     def start(self) -> None:
-        """Start the always-on loop (turns for queued inputs, heartbeat jobs)."""
+        """Start the always-on loop (turns for queued inputs, heartbeat jobs) and, when a
+        bot token is configured, the Discord channel.
+
+        Raises:
+            CephalonError: the Discord token is rejected or Discord cannot be reached.
+        """
+        if self.discord is None:
+            self.discord = open_discord(
+                self.settings.data_dir.root,
+                self.policy,
+                self.store,
+                self.clock,
+                intake_handler(self.intake, self.loop.wake),
+            )
+            if self.discord is not None:
+                self.runtime.services["discord"] = self.discord
+                self.turns.speak = self._speak_discord
         self.loop.start()
+
+    def _speak_discord(self, channel_id: str, text: str, turn_id: int) -> None:
+        """A reply to a Discord input goes back through the tool runtime (budgets,
+        rate limits and the external-scope permission hold)."""
+        outcome = self.runtime.call(
+            "discord.send",
+            {"channel_id": channel_id, "content": text},
+            turn_id=turn_id,
+            source=SourceTag.CHANNEL,
+            confidence=1.0,
+        )
+        if not outcome.ok:
+            raise CephalonError(f"reply not sent to {channel_id}: {outcome.error}")
 
     def pause(self) -> None:
         """Take no new turns; the turn in flight finishes."""
@@ -276,6 +310,8 @@ class Engine:
     def close(self) -> None:
         """Stop the loop, save the index, stop tool workers and the provider, close the store."""
         try:
+            if self.discord is not None:
+                self.discord.stop()
             self.stop()
             self._flush_scratch("stop")
             self.turns.close()

@@ -57,8 +57,8 @@ PROMPTS = Path(__file__).resolve().parents[2] / "data" / "prompts"
 
 T = TypeVar("T")
 
-Speaker = Callable[[str, str], None]
-"""``speak(channel_id, text)``: deliver a reply to the channel an input came from."""
+Speaker = Callable[[str, str, int], None]
+"""``speak(channel_id, text, turn_id)``: deliver a reply to the channel an input came from."""
 
 
 @dataclass
@@ -261,7 +261,7 @@ class TurnRunner:
             )
         )
         if act.output and candidate.channel_id and self.speak is not None:
-            self._speak(candidate.channel_id, act.output)
+            self._speak(candidate.channel_id, act.output, turn_id)
         if (
             reading is not None
             and self.on_gut is not None
@@ -306,10 +306,10 @@ class TurnRunner:
         """Let go of the stage threads (a stage still running finishes in the background)."""
         self._stages.shutdown(wait=False, cancel_futures=True)
 
-    def _speak(self, channel_id: str, text: str) -> None:
+    def _speak(self, channel_id: str, text: str, turn_id: int) -> None:
         assert self.speak is not None
         try:
-            self.speak(channel_id, text)
+            self.speak(channel_id, text, turn_id)
         except Exception as exc:  # a channel failure never fails the committed turn
             log.exception("speak.failed", channel=channel_id)
             self.bus.emit(EngineError(ts=self.clock.now(), stage="speak", error=f"{exc}"))

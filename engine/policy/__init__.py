@@ -33,6 +33,7 @@ from engine.policy.mind import (
 )
 from engine.policy.runtime import (
     ContextSection,
+    DiscordSection,
     EngineSection,
     JobsSection,
     LlmSection,
@@ -71,6 +72,8 @@ class Policy(Section):
     tools: ToolsSection
     llm: LlmSection
     jobs: JobsSection
+    discord: DiscordSection
+    """The Discord channel: allowlists, limits, reconnects, the golden-path summary."""
 
     def channel(self, channel_id: str | None) -> ChannelPolicy:
         """The policy for one channel (the defaults if it is not listed)."""

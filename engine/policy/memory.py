@@ -12,20 +12,28 @@ from engine.policy.base import Section
 
 class NormalizeSection(Section):
     volatile_rewrites: list[tuple[str, str]]
-    """(regex, replacement) pairs applied in order before hashing."""
+    """(regex, replacement) pairs applied in order before hashing. Only volatile tokens
+    (timestamps, ids, hashes, counters) belong here: numbers a human cares about
+    (amounts, versions, scores) must survive, or messages differing in them merge."""
     strip_tracking_params: bool
     """Remove utm_* and similar query parameters from URLs."""
     tracking_params: list[str]
     """Query parameter names (or prefixes ending in ``*``) treated as tracking."""
+    url_numbers_volatile: bool
+    """Numbers inside URLs (run ids, message links, page numbers) count as volatile."""
 
     @field_validator("volatile_rewrites")
     @classmethod
     def _compile(cls, rules: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        for pattern, _ in rules:
+        for pattern, replacement in rules:
             try:
-                re.compile(pattern)
+                compiled = re.compile(pattern)
             except re.error as exc:
                 raise ValueError(f"bad regex {pattern!r}: {exc}") from exc
+            try:
+                compiled.sub(replacement, "")  # parses the template: bad group refs fail
+            except re.error as exc:
+                raise ValueError(f"bad replacement {replacement!r}: {exc}") from exc
         return rules
 
 
@@ -38,6 +46,19 @@ class DedupeSection(Section):
     """At most this many differing simhash bits counts as a near duplicate."""
     aggregate_bot_dupes: bool
     """Collapse bot duplicates into aggregate memories instead of storing each."""
+    merge_only_equal_numbers: bool
+    """Near duplicates must carry the same non-volatile numbers (amounts, versions,
+    scores) in the same order; false lets the simhash distance alone decide."""
+    near_max_candidates: int = Field(gt=0)
+    """Recent distinct texts (per channel and number signature) compared per message."""
+    batch_events: int = Field(gt=0)
+    """Events fingerprinted and committed per transaction by the aggregator."""
+    aggregate_examples: int = Field(ge=1)
+    """Distinct example snippets kept in one aggregate memory."""
+    aggregate_sample_ids: int = Field(ge=1)
+    """Source event ids sampled into one aggregate memory."""
+    suggest_min_dup_count: int = Field(ge=2)
+    """Spam families at least this large get a (proposed) suppress rule."""
 
 
 class ChannelPolicy(Section):
@@ -107,6 +128,12 @@ class CompactionSection(Section):
 class JanitorSection(Section):
     enabled: bool
     """Run the janitor job at all."""
+    interval_minutes: float = Field(gt=0)
+    """How often the janitor wakes to aggregate new messages (reports and GC have
+    their own, longer intervals: ``report_interval_minutes``, ``compaction.interval_minutes``)."""
+    mint_messages: bool
+    """Mint memories for new Discord messages that are not bot duplicates (humans, bot
+    posts seen once), by the minting rules; bot duplicates only count in their aggregate."""
     report_channel_id: str
     """Channel the janitor posts its reports to ("" = operator console only)."""
     report_interval_minutes: int = Field(gt=0)

@@ -40,6 +40,10 @@ class AttentionSection(Section):
     """Candidates whose salience falls below this are dropped from the queue."""
     max_queue: int = Field(gt=0)
     """Pending candidates kept at most (lowest salience dropped first)."""
+    goal_recent_messages: int = Field(ge=0)
+    """Active goals: this many of the latest operator messages in the transcript ..."""
+    goal_memories: int = Field(ge=0)
+    """... plus at most this many pinned or ``goal`` memories (highest weight first)."""
 
 
 class EntryGateSection(Section):
@@ -49,6 +53,12 @@ class EntryGateSection(Section):
     """Probability a very short input is skipped (else buffered)."""
     mechanical_skip_p: float = Field(ge=0, le=1)
     """Probability mechanical output (logs, stack traces, bot boilerplate) is skipped."""
+    mechanical_line_share: float = Field(gt=0, le=1)
+    """Text is mechanical when at least this share of its lines look like log/trace lines."""
+    min_letter_share: float = Field(ge=0, le=1)
+    """Text (20+ chars) with fewer letters of digit-free words than this share is mechanical."""
+    internal_sources: list[str]
+    """Sources whose text the engine wrote itself: the entry gate passes them untouched."""
 
 
 class ExitGateSection(Section):
@@ -64,6 +74,14 @@ class ExitGateSection(Section):
     """Similarity above this plus opposition (negation) is 'contradicting'."""
     noise_floor: float = Field(ge=0, le=1)
     """Chance any drop/buffer decision is upgraded to persist (keeps surprises)."""
+    charge_bonus: float = Field(ge=0, le=1)
+    """Added to relevance when the gut's charge is above ``charge_bonus_above``."""
+    charge_bonus_above: float = Field(ge=0, le=1)
+    """Gut charge above which the relevance bonus applies."""
+    negation_min_overlap: float = Field(gt=0, le=1)
+    """Negation heuristic: least overlap (Dice) of the two texts' content words."""
+    reinforce_alpha: float = Field(ge=0)
+    """Added to alpha of the memory a 'reinforce' decision confirms."""
 
 
 class ScratchSection(Section):
@@ -86,6 +104,8 @@ class IdentitySection(Section):
     """A memory is injected in full when its Beta sample beats this."""
     budget_tokens: int = Field(ge=0)
     """Token budget of the identity track (separate from related memories)."""
+    kinds: list[str]
+    """Memory kinds that roll for identity injection (pinned and immutable ones always do)."""
 
 
 class GutSection(Section):
@@ -95,8 +115,12 @@ class GutSection(Section):
     """Attention centroid: an item this many places older weighs half as much."""
     nearest_k: int = Field(gt=0)
     """Memories reported as what the delta points toward."""
+    charge_floor: float = Field(ge=0, le=2)
+    """Intensity at or below which the charge is 0 (the usual drift of any context)."""
     charge_scale: float = Field(gt=0)
-    """Intensity is divided by this and clipped to [0, 1] to give the charge."""
+    """Charge = clip((intensity - charge_floor) / charge_scale, 0, 1)."""
+    signal_min_charge: float = Field(ge=0, le=1)
+    """A reading at least this charged queues a ``gut`` candidate (what it points toward)."""
 
 
 class DmnSection(Section):

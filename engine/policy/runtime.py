@@ -9,11 +9,35 @@ from pydantic import Field, model_validator
 from engine.policy.base import Section
 
 
+class DaemonSection(Section):
+    """``cephalon --daemon`` and its control socket."""
+
+    drain_seconds: float = Field(gt=0)
+    """On SIGTERM the turn in flight may finish for this long; then it is cancelled
+    and checkpointed (status ``cancelled``)."""
+    max_request_bytes: int = Field(ge=1024)
+    """Longest request line the daemon reads; a longer one gets a ``too_large`` error."""
+    max_reply_bytes: int = Field(ge=1024)
+    """Longest reply or signal line a client reads (turn records can be large)."""
+    subscriber_queue_frames: int = Field(ge=1)
+    """Signals queued for one slow client before its subscription is dropped."""
+    max_clients: int = Field(ge=1)
+    """Connections served at once; more are refused with a ``busy`` error."""
+    request_workers: int = Field(ge=1)
+    """Threads running requests (a long replay does not block ``status``)."""
+    request_timeout_seconds: float = Field(gt=0)
+    """A client gives up waiting for a reply after this long."""
+    connect_wait_seconds: float = Field(ge=0)
+    """A client waits this long for a starting daemon's socket to answer."""
+
+
 class EngineSection(Section):
     tick_seconds: float = Field(gt=0)
     """Seconds between heartbeat ticks of the always-on loop."""
     stage_timeout_seconds: float = Field(gt=0)
     """A pipeline stage running longer than this is abandoned and recorded as failed."""
+    daemon: DaemonSection
+    """The headless daemon and its control socket."""
 
 
 class ModelChoice(Section):
@@ -59,6 +83,14 @@ class ContextInvariants(Section):
 class ContextSection(Section):
     budgets: ContextBudgets
     invariants: ContextInvariants
+    related_k: int = Field(ge=0)
+    """Memories retrieved for the related section (those that fit go in, best first)."""
+    chars_per_token: float = Field(gt=0)
+    """Token estimate when the model exposes no tokenizer: ceil(chars / this)."""
+    message_overhead_tokens: int = Field(ge=0)
+    """Tokens a chat message costs beyond its text (role markers of the template)."""
+    transcript_turns: int = Field(ge=0)
+    """Recent exchanges offered to the recent section (the budget trims the oldest)."""
 
     @model_validator(mode="after")
     def _check_budgets(self) -> ContextSection:
@@ -146,3 +178,61 @@ class JobsSection(Section):
     """How often the channel-summary job runs."""
     golden_path_history: int = Field(gt=0)
     """Messages read per channel per run."""
+
+
+class DiscordReconnect(Section):
+    attempts: int = Field(ge=0)
+    """Restarts of the client after it gave up (server unreachable, gateway errors);
+    never for a rejected token. discord.py resumes a dropped gateway by itself first."""
+    backoff_initial_seconds: float = Field(ge=0)
+    """Wait before the first restart; doubles each time."""
+    backoff_max_seconds: float = Field(ge=0)
+    """Longest wait between restarts."""
+
+
+class DiscordSummary(Section):
+    channel_ids: list[str]
+    """Channels the golden-path job summarizes; empty = every allowlisted channel."""
+    post: bool
+    """Post the summary in the channel (through the discord.send tool); false = memory only."""
+    post_confidence: float = Field(ge=0, le=1)
+    """Confidence the job claims for its posts (see tools.self_initiated_min_confidence)."""
+    topics: int = Field(ge=1)
+    """Active topics listed per summary."""
+    users: int = Field(ge=1)
+    """Notable users listed per summary."""
+    max_chars: int = Field(ge=100, le=2000)
+    """Longest summary text posted and stored."""
+    max_input_chars: int = Field(ge=200)
+    """Transcript characters given to the model when a provider is configured."""
+    max_output_tokens: int = Field(gt=0)
+    """Longest model reply for one summary."""
+
+
+class DiscordSection(Section):
+    guild_allowlist: list[str]
+    """Guild (server) ids the bot reads and acts in; empty = none."""
+    channel_allowlist: list[str]
+    """Channel ids allowed inside those guilds; empty = every text channel of them."""
+    split_chars: int = Field(ge=100, le=2000)
+    """Longer outgoing text is split into messages of at most this many characters."""
+    send_max_chars: int = Field(gt=0)
+    """Longest text one discord.send call may post (across all its parts)."""
+    send_per_minute: int = Field(gt=0)
+    """discord.send calls allowed per rolling minute."""
+    history_page_size: int = Field(ge=1, le=100)
+    """Messages fetched per history request (Discord's maximum is 100)."""
+    history_max_messages: int = Field(gt=0)
+    """Most messages one history read returns."""
+    ready_timeout_seconds: float = Field(gt=0)
+    """Starting the channel waits this long for the gateway to be ready."""
+    guild_ready_timeout_seconds: float = Field(gt=0)
+    """After READY, discord.py waits this long for more guilds before it is ready."""
+    request_timeout_seconds: float = Field(gt=0)
+    """One send, history read or delete may take this long, rate-limit waits included."""
+    max_rate_limit_wait_seconds: float = Field(ge=30)
+    """A 429 asking to wait longer than this fails the call instead (discord.py floor: 30)."""
+    reidentify_delay_seconds: float = Field(ge=0)
+    """Wait before identifying again after a session was invalidated (Discord's limit: 5)."""
+    reconnect: DiscordReconnect
+    summary: DiscordSummary
