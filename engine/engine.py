@@ -17,12 +17,14 @@ import structlog
 
 from engine.channels.discord_channel import DiscordChannel
 from engine.channels.discord_setup import intake_handler, open_discord
-from engine.channels.discord_tools import register_discord_tools
 from engine.clock import Clock, SystemClock, from_naive_utc
 from engine.config import Settings
 from engine.costs import CostLedger
 from engine.errors import CephalonError
-from engine.factory import build_memory, build_mind, build_provider
+from engine.factory import build_memory, build_mind, build_provider, build_tool_registry
+from engine.jobs.base import JobContext
+from engine.jobs.registry import builtin_jobs
+from engine.jobs.scheduler import Scheduler
 from engine.llm.base import Provider
 from engine.logs import configure_file_logging
 from engine.loop import MindLoop
@@ -38,7 +40,7 @@ from engine.recovery import recover
 from engine.signals import SignalBus
 from engine.store import Store
 from engine.store.sql import scalar
-from engine.tools import ToolRegistry, ToolRuntime, register_builtin_tools
+from engine.tools import ToolRuntime
 from engine.tools.registry import Scope, SourceTag
 
 Progress = Callable[[str, int, int], None]
@@ -96,18 +98,16 @@ class Engine:
                 if progress
                 else None,
             )
-            self.registry = ToolRegistry()
-            register_builtin_tools(self.registry)
-            register_discord_tools(self.registry, policy.discord)
+            self.registry = build_tool_registry(policy)
             self.runtime = ToolRuntime(
                 self.registry,
                 self.store,
                 self.clock,
                 policy.tools,
                 self.bus,
-                services={"memory": self.memory, "status": self.status}
+                services={"memory": self.memory, "status": self.status, "provider": self.provider}
                 if self.memory
-                else {"status": self.status},
+                else {"status": self.status, "provider": self.provider},
             )
             self.ledger = CostLedger(self.store, self.clock, policy.llm)
             self.turns = TurnRunner(
@@ -126,6 +126,19 @@ class Engine:
             )
             self.turns.on_gut = self._gut_feeling
             self.discord: DiscordChannel | None = None
+            self.jobs = Scheduler(
+                JobContext(
+                    store=self.store,
+                    policy=policy,
+                    clock=self.clock,
+                    bus=self.bus,
+                    memory=self.memory,
+                    provider=self.provider,
+                    runtime=self.runtime,
+                ),
+                builtin_jobs(),
+                seed=settings.seed,
+            )
             self._flush_scratch("start")  # what the last run left buffered
             self._step_lock = threading.RLock()
             self.loop = MindLoop(
@@ -172,12 +185,14 @@ class Engine:
 
     # ------------------------------------------------------------ the loop ---
     def _tick(self) -> None:
-        """Once per loop tick: an idle thought when nothing came in for a while."""
+        """Once per loop tick: an idle thought when nothing came in for a while, and the
+        heartbeat jobs that are due (they run on the scheduler's workers)."""
         last = scalar(self.store.reader(), "SELECT max(created_at) FROM candidates")
         last_input = max(from_naive_utc(last), self.started_at) if last else self.started_at
         thought = self.dmn.propose(self.clock.now(), last_input)
         if thought is not None:
             self.intake.submit(thought, source="dmn")
+        self.jobs.tick()
 
     @property
     def state(self) -> str:
@@ -201,6 +216,7 @@ class Engine:
             )
             if self.discord is not None:
                 self.runtime.services["discord"] = self.discord
+                self.jobs.context.channels["discord"] = self.discord
                 self.turns.speak = self._speak_discord
         self.loop.start()
 
@@ -313,6 +329,7 @@ class Engine:
             if self.discord is not None:
                 self.discord.stop()
             self.stop()
+            self.jobs.close(self.policy.engine.stage_timeout_seconds)
             self._flush_scratch("stop")
             self.turns.close()
             if self._reembed_stop is not None:

@@ -16,6 +16,7 @@ from engine.memory.rerank import Reranker
 from engine.memory.service import MemoryService
 from engine.policy import Policy
 from engine.store import Store
+from engine.tools.registry import ToolRegistry
 
 if TYPE_CHECKING:
     from engine.costs import CostLedger
@@ -221,3 +222,26 @@ def build_mind(
         committer=TurnCommitter(store, ledger, policy, memory, scratch),
         max_context_tokens=window,
     )
+
+
+def build_tool_registry(policy: Policy) -> ToolRegistry:
+    """Every tool the engine offers the model (built-in, memory GC, Discord).
+
+    Replay builds the same registry, so the tool schemas in a replayed request are
+    the ones the recorded turn sent.
+
+    Args:
+        policy: per-tool settings (Discord limits, summarize timeout).
+
+    Returns:
+        The registry.
+    """
+    from engine.channels.discord_tools import register_discord_tools
+    from engine.tools import register_builtin_tools
+    from engine.tools.memory_gc_tools import register_gc_tools
+
+    registry = ToolRegistry()
+    register_builtin_tools(registry)
+    register_discord_tools(registry, policy.discord)
+    register_gc_tools(registry, policy)
+    return registry

@@ -13,9 +13,9 @@ from cephalon_tui.engine_access import configure_cli_logging, progress_bar, stag
 from cephalon_tui.output import console, print_json
 from cephalon_tui.state import CliState
 from engine.backend import ConsoleBackend
+from engine.factory import build_tool_registry
 from engine.replay import ReplayDeps, replay_turn
 from engine.store import Store
-from engine.tools import ToolRegistry, register_builtin_tools
 from engine.turns_query import get_turn, list_turns
 
 app = typer.Typer(help="Recorded turns: list them (replay one with `cephalon replay`).")
@@ -111,8 +111,7 @@ def _replay_recorded(state: CliState, turn_id: int) -> dict[str, Any]:
     state.settings.data_dir.ensure_readable()
     with Store(state.settings.data_dir.db_path, read_only=True) as store:
         record = get_turn(store.reader(), turn_id)
-        registry = ToolRegistry()
-        register_builtin_tools(registry)
+        registry = build_tool_registry(state.policy.policy)
         deps = ReplayDeps(store, registry, state.policy.policy, store.clock)
         return replay_turn(deps, record)
 

@@ -33,6 +33,12 @@ class JobContext:
     runtime: ToolRuntime | None = None
     channels: dict[str, Any] = field(default_factory=dict)
     """Channels by name (``"local"``, ``"discord"``), see ``engine.channels``."""
+    trigger: str = "tick"
+    """Why this run happens: ``"tick"`` (the scheduler found it due) or ``"manual"``
+    (``cephalon jobs run NAME``). The scheduler sets it per run; jobs may use it,
+    e.g. the janitor always reports on a manual run."""
+    run_id: int | None = None
+    """The ``job_runs`` row of the current run (set by the scheduler)."""
 
 
 class SkipRun(Exception):

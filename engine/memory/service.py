@@ -313,12 +313,23 @@ class MemoryService:
             return 0
         now = self.clock.now()
         self.store.write(lambda cur: self.repo.mark_deleted(cur, live, now))
-        self.scoring.mark_deleted(live)
-        for memory_id in live:
-            self.keyword.remove(memory_id)
-        self.vectors.remove(np.asarray(live, dtype=np.int64))
-        self._dirty = True
+        self.purge_indexes(live)
         return len(live)
+
+    def purge_indexes(self, ids: Sequence[int]) -> None:
+        """Drop memories from the in-memory indexes (scoring cache, keyword, vectors)
+        after a commit that marked them deleted (``repo.mark_deleted`` in a writer job).
+
+        Args:
+            ids: memories now deleted in DuckDB.
+        """
+        if not ids:
+            return
+        self.scoring.mark_deleted(ids)
+        for memory_id in ids:
+            self.keyword.remove(memory_id)
+        self.vectors.remove(np.asarray(list(ids), dtype=np.int64))
+        self._dirty = True
 
     def pin(self, memory_id: int, pinned: bool = True) -> bool:
         """Pin (never compacted, always a candidate for identity) or unpin a memory."""

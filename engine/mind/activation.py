@@ -122,9 +122,7 @@ def equal_source_weights(count: int, total: float = 1.0) -> FloatArray:
     return np.full(count, total / count, dtype=np.float64)
 
 
-def cosine_associations(
-    memory_vector: npt.ArrayLike, context_vectors: npt.ArrayLike
-) -> FloatArray:
+def cosine_associations(memory_vector: npt.ArrayLike, context_vectors: npt.ArrayLike) -> FloatArray:
     """S_ji as cosine similarity of each context vector with the memory's vector.
 
     Args:

@@ -78,7 +78,9 @@ def gate_turn(
         )
     entry = mind.entry_gate.decide(c.text, c.source)
     gates["entry"] = entry
-    if entry == "buffer":
+    # channel messages are minted by the janitor (when it mints): never twice
+    janitor_mints = c.source == "channel" and policy.janitor.mint_messages
+    if entry == "buffer" and not janitor_mints:
         buffered.append(Buffered(c.text, "message", c.source))
     if act.output:
         judged = ExitJudge(mind.exit_gate, inputs, policy)(act.output)

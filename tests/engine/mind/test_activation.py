@@ -44,7 +44,8 @@ def test_base_level_guards_zero_future_and_empty_histories() -> None:
     assert base_level_activation([NOW], NOW) == pytest.approx(0.0)  # floored to 1 s
     assert base_level_activation([NOW + 50], NOW) == pytest.approx(0.0)  # clock skew
     assert base_level_activation([NOW - 0.01], NOW, min_age_s=0.25) == pytest.approx(
-        -0.5 * math.log(0.25))
+        -0.5 * math.log(0.25)
+    )
     assert base_level_activation([], NOW) == EMPTY_HISTORY_BASE_LEVEL
     assert base_level_activation([], NOW, empty_history=-3.0) == -3.0
     # the empty-history floor sits below a single access ten years ago
@@ -55,7 +56,8 @@ def test_petrov_approximation_for_a_truncated_history() -> None:
     times = NOW - np.arange(1, 201) * 600.0  # 200 accesses, every 10 minutes
     exact = base_level_activation(times, NOW)
     approx = base_level_activation(
-        times[:20], NOW, total_accesses=200, first_access_time=float(times[-1]))
+        times[:20], NOW, total_accesses=200, first_access_time=float(times[-1])
+    )
     assert approx == pytest.approx(exact, abs=0.02)
     assert base_level_activation(times[:20], NOW) < exact - 0.3  # truncation alone undercounts
     with pytest.raises(ValueError, match="first_access_time"):
@@ -76,8 +78,9 @@ def test_spreading_is_the_weighted_sum_of_associations() -> None:
 def test_cosine_associations() -> None:
     memory = np.array([1.0, 0.0])
     context = np.array([[2.0, 0.0], [0.0, 3.0], [1.0, 1.0], [0.0, 0.0]])
-    np.testing.assert_allclose(cosine_associations(memory, context),
-                               [1.0, 0.0, 1 / math.sqrt(2), 0.0])
+    np.testing.assert_allclose(
+        cosine_associations(memory, context), [1.0, 0.0, 1 / math.sqrt(2), 0.0]
+    )
     assert cosine_associations(memory, np.zeros((0, 2))).size == 0
 
 
@@ -101,8 +104,11 @@ def test_noise_is_seeded_logistic_with_scale_s() -> None:
 
 def test_activation_returns_every_part_and_their_sum() -> None:
     parts = activation(
-        [NOW - 1, NOW - 4, NOW - 9], NOW,
-        context_weights=[0.5, 0.5], associations=[0.6, 0.2], mismatches=[0.5],
+        [NOW - 1, NOW - 4, NOW - 9],
+        NOW,
+        context_weights=[0.5, 0.5],
+        associations=[0.6, 0.2],
+        mismatches=[0.5],
     )
     base = math.log(1 + 0.5 + 1 / 3)
     assert parts.base_level == pytest.approx(base)

@@ -95,4 +95,5 @@ def test_storage_roundtrip_and_validation() -> None:
         with pytest.raises(ValueError):
             StochasticWeight(*bad)
     assert repr(StochasticWeight.immutable_safety()) == (
-        "StochasticWeight(alpha=50, beta=1, immutable)")
+        "StochasticWeight(alpha=50, beta=1, immutable)"
+    )

@@ -1,0 +1,125 @@
+"""What went into a context: one row per memory in ``context_inclusions`` (its
+section, rank, score and explanation) and the memories' access statistics.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import duckdb
+
+from engine.clock import to_naive_utc
+from engine.memory.retrieval_effects import record_inclusions as log_access
+from engine.memory.scoring_rows import epoch_us
+from engine.memory.service import MemoryService
+from engine.signals import ContextRetrieved
+
+
+@dataclass(frozen=True)
+class Inclusion:
+    """One memory in the context."""
+
+    memory_id: int
+    section: Literal["related", "identity"]
+    rank: int
+    """1-based position within its section."""
+    score: float
+    """Related: the search score; identity: the value the weight rolled."""
+    explain: dict[str, Any]
+    tokens: int
+    kind: str = ""
+    content: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """For the turn record and the ``context.retrieved`` signal."""
+        return {
+            "id": self.memory_id,
+            "section": self.section,
+            "rank": self.rank,
+            "kind": self.kind,
+            "content": self.content,
+            "score": self.score,
+            "tokens": self.tokens,
+            "explain": self.explain,
+        }
+
+
+def inclusions_signal(
+    inclusions: Sequence[Inclusion], query: str, ts: datetime, turn_id: int | None
+) -> ContextRetrieved:
+    """The ``context.retrieved`` signal: every memory that went in, with its section,
+    score and explanation (identity ones included).
+
+    Args:
+        inclusions: what the assembler chose.
+        query: the attention focus retrieval was keyed on.
+        ts: the signal time.
+        turn_id: the turn.
+
+    Returns:
+        The signal.
+    """
+    return ContextRetrieved(
+        ts=ts, turn_id=turn_id, query=query, memories=[i.as_dict() for i in inclusions]
+    )
+
+
+def record_inclusions(
+    cur: duckdb.DuckDBPyConnection,
+    turn_id: int | None,
+    inclusions: Sequence[Inclusion],
+    ts: datetime,
+    memory: MemoryService,
+) -> int:
+    """Log what went into a context and update the memories' access statistics.
+
+    Runs inside the caller's transaction (the turn commit). The access update is
+    :func:`engine.memory.retrieval_effects.record_inclusions` (decayed inclusion
+    count, ``last_included_at``, an access time), whose generic rows are then given
+    their section, rank, score and explanation. The scoring cache gets the access
+    at once, as :meth:`MemoryService.log_inclusions` does.
+
+    Args:
+        cur: the writer's cursor.
+        turn_id: the turn.
+        inclusions: what :meth:`ContextAssembler.assemble` returned.
+        ts: the inclusion time.
+        memory: the memory service (decay constant, scoring cache).
+
+    Returns:
+        How many inclusions were recorded.
+    """
+    if not inclusions:
+        return 0
+    now = to_naive_utc(ts)
+    tau = memory.policy.compaction.access.tau_days * 86400
+    context_id = f"turn:{turn_id}:assembled"
+    items = [(i.memory_id, i.tokens) for i in inclusions]
+    count = log_access(cur, turn_id, context_id, items, now, tau)
+    cur.execute(
+        "UPDATE context_inclusions AS ci SET section = u.section, rank = u.section_rank, "
+        "score = u.score, explain = u.explain FROM (SELECT unnest($1) AS pos, "
+        "unnest($2) AS section, unnest($3) AS section_rank, unnest($4) AS score, "
+        "unnest($5) AS explain) AS u WHERE ci.turn_id IS NOT DISTINCT FROM $6 AND ci.ts = $7 "
+        "AND ci.section = 'context_log' AND ci.rank = u.pos "
+        "AND json_extract_string(ci.explain, '$.context_id') = $8",
+        [
+            list(range(1, len(inclusions) + 1)),
+            [i.section for i in inclusions],
+            [i.rank for i in inclusions],
+            [float(i.score) for i in inclusions],
+            [
+                json.dumps({**i.explain, "tokens": i.tokens, "context_id": context_id}, default=str)
+                for i in inclusions
+            ],
+            turn_id,
+            now,
+            context_id,
+        ],
+    )
+    memory.scoring.record_access([i.memory_id for i in inclusions], epoch_us(now) / 10**6)
+    return count
