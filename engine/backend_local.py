@@ -55,10 +55,14 @@ class LocalBackend:
             "ORDER BY id DESC LIMIT 5)"
         ).fetchall()[0]
         unlocks = engine.runtime.permissions.active_unlocks()
+        last = cur.execute("SELECT provider, model FROM llm_calls ORDER BY id DESC LIMIT 1")
+        answered = last.fetchall()
+        primary = getattr(engine.provider, "providers", [engine.provider])[0]
+        provider, model = answered[0] if answered else (primary.name, primary.model)
         return {
             "state": engine.state,
-            "provider": engine.provider.name,
-            "model": engine.provider.model,
+            "provider": provider,
+            "model": model,
             "model_ready": True,
             "queue_depth": int(
                 scalar(cur, "SELECT count(*) FROM candidates WHERE status = 'pending'")

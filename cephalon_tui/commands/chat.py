@@ -7,6 +7,7 @@ import sys
 import typer
 
 from cephalon_tui.chat_repl import ChatRepl
+from cephalon_tui.commands.attach import chat_via_daemon
 from cephalon_tui.engine_access import configure_cli_logging, progress_bar, stage_reporter
 from cephalon_tui.output import console, print_json
 from cephalon_tui.state import CliState
@@ -31,7 +32,9 @@ def _outcome_json(outcome: TurnOutcome) -> dict[str, object]:
         "status": outcome.status,
         "stop_reason": outcome.stop_reason,
         "error": outcome.error,
+        "attention": outcome.attention,
         "context": outcome.context,
+        "gut": outcome.gut,
         "tool_calls": outcome.tool_calls,
     }
 
@@ -50,6 +53,8 @@ def chat(
     /unlock [MINUTES], /quit.
     """
     state: CliState = ctx.obj
+    if chat_via_daemon(state, once, as_json):  # a daemon owns the data dir: go through it
+        return
     updates: dict[str, object] = {}
     if provider is not None:
         if provider not in PROVIDERS:

@@ -7,6 +7,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from cephalon_tui.backend_access import read_backend
 from cephalon_tui.output import console, print_json
 from cephalon_tui.state import CliState
 from engine.doctor import doctor_report
@@ -30,6 +31,18 @@ def render_report(report: dict[str, Any]) -> None:
         "[bold]policy[/]    "
         + ("ok: " + ", ".join(policy["files"]) if policy["ok"] else f"[red]{policy['error']}[/]")
     )
+    daemon = report.get("daemon") or {}
+    if daemon.get("pid"):
+        status = daemon.get("status") or {}
+        console.print(
+            f"[bold]daemon[/]    running, pid {daemon['pid']}, {status.get('state', '?')}, "
+            f"{daemon.get('clients', 0)} console(s) attached, socket {daemon.get('socket')}"
+        )
+        console.print(
+            f"          provider {status.get('provider')} / {status.get('model')}, "
+            f"queue {status.get('queue_depth')}, turns {status.get('turns')}, "
+            f"memories {status.get('memory_count')}, since {daemon.get('started_at')}"
+        )
     table = Table("component", "available", "why", title="models and providers")
     for group in ("providers", "models"):
         for name, entry in report[group].items():
@@ -44,7 +57,8 @@ def doctor(
 ) -> None:
     """Check the data dir, database, policy, models and providers, and say why not."""
     state: CliState = ctx.obj
-    report = doctor_report(state.settings)
+    with read_backend(state) as daemon:  # a running daemon locks the file: it reports
+        report = daemon.doctor() if daemon is not None else doctor_report(state.settings)
     if as_json:
         print_json(report)
     else:

@@ -6,8 +6,10 @@ import time
 
 import typer
 
+from cephalon_tui.backend_access import daemon_backend
 from cephalon_tui.output import console, print_json_line
 from cephalon_tui.state import CliState
+from engine.control import DaemonGoneError, RemoteBackend
 from engine.errors import DatabaseLockedError
 from engine.models import Event
 from engine.store import EventLog, Store
@@ -25,12 +27,37 @@ def _print(event: Event, as_json: bool) -> None:
     console.print(f"[dim]{event.id:>7} {stamp}[/] [cyan]{event.type}[/] [bold]{who}[/] {text}")
 
 
-def _read(state: CliState, after_id: int | None, limit: int) -> list[Event]:
-    path = state.settings.data_dir.db_path
-    if not path.exists():
-        return []
-    with Store(path, read_only=True) as store:
-        return EventLog(store).tail(limit=limit, after_id=after_id)
+class _EventSource:
+    """Reads events from the daemon when one owns the data dir, else from the file
+    (read-only); switches over when a daemon starts or stops while following."""
+
+    def __init__(self, state: CliState) -> None:
+        self.state = state
+        self.daemon: RemoteBackend | None = daemon_backend(state)
+
+    def read(self, after_id: int | None, limit: int) -> list[Event]:
+        if self.daemon is not None:
+            try:
+                rows = self.daemon.events_tail(limit=limit, after_id=after_id)
+                return [Event.model_validate(row) for row in rows]
+            except DaemonGoneError:
+                self.close()
+        path = self.state.settings.data_dir.db_path
+        if not path.exists():
+            return []
+        try:
+            with Store(path, read_only=True) as store:
+                return EventLog(store).tail(limit=limit, after_id=after_id)
+        except DatabaseLockedError:
+            self.daemon = daemon_backend(self.state)
+            if self.daemon is None:
+                raise
+            return self.read(after_id, limit)
+
+    def close(self) -> None:
+        if self.daemon is not None:
+            self.daemon.close()
+            self.daemon = None
 
 
 @app.command("tail")
@@ -44,18 +71,19 @@ def tail(
     """Print the newest events; with --follow, keep printing as they arrive."""
     state: CliState = ctx.obj
     state.settings.data_dir.ensure_readable()
-    events = _read(state, None, lines)
-    for event in events:
-        _print(event, as_json)
-    if not follow:
-        return
-    last = events[-1].id if events else 0
-    warned = False
+    source = _EventSource(state)
     try:
+        events = source.read(None, lines)
+        for event in events:
+            _print(event, as_json)
+        if not follow:
+            return
+        last = events[-1].id if events else 0
+        warned = False
         while True:
             time.sleep(interval)
             try:
-                fresh = _read(state, last, 1000)
+                fresh = source.read(last, 1000)
             except DatabaseLockedError:
                 if not warned:
                     console.print("[yellow]database in use by another process; waiting...[/]")
@@ -66,3 +94,5 @@ def tail(
                 last = event.id
     except KeyboardInterrupt:
         return
+    finally:
+        source.close()

@@ -11,12 +11,14 @@ import structlog
 import typer
 from rich.table import Table
 
+from cephalon_tui.backend_access import read_backend
 from cephalon_tui.engine_access import open_memory, progress_bar
 from cephalon_tui.output import console, print_json
 from cephalon_tui.state import CliState
 from engine.errors import CephalonError
-from engine.memory.explain import SearchHit
+from engine.memory.explain import Explanation, SearchHit
 from engine.memory.records import NewMemory
+from engine.memory.search import SearchResult
 
 app = typer.Typer(
     help="Long-term memory: add, search, show, pin, forget, import.", no_args_is_help=True
@@ -73,8 +75,12 @@ def search(
     """Hybrid search (keyword + meaning + memory dynamics); read-only."""
     if mode not in MODES:
         raise CephalonError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
-    with open_memory(ctx.obj, read_only=True) as memory:
-        result = memory.search(query, k, mode=mode, mutate=False)  # type: ignore[arg-type]
+    with read_backend(ctx.obj) as daemon:
+        if daemon is not None:  # the daemon holds the file lock: ask it
+            result = _hits_from_daemon(query, mode, daemon.memory_search(query, k, mode=mode))
+    if daemon is None:
+        with open_memory(ctx.obj, read_only=True) as memory:
+            result = memory.search(query, k, mode=mode, mutate=False)  # type: ignore[arg-type]
     if as_json:
         print_json(
             {
@@ -119,6 +125,22 @@ def search(
     if explain:
         timings = json.dumps({name: round(ms, 2) for name, ms in result.timings_ms.items()})
         console.print(f"[dim]timings ms: {timings}; rerank {result.rerank_status}[/]")
+
+
+def _hits_from_daemon(query: str, mode: str, rows: list[dict[str, Any]]) -> SearchResult:
+    """The daemon's search rows as a result the renderers below understand."""
+    hits = [
+        SearchHit(
+            id=row["id"],
+            kind=row["kind"],
+            content=row["content"],
+            score=row["score"],
+            rank=row.get("rank", index),
+            explain=Explanation.model_validate(row.get("explain") or {}),
+        )
+        for index, row in enumerate(rows, start=1)
+    ]
+    return SearchResult(query, mode, hits, [], rerank_status="(searched by the daemon)")  # type: ignore[arg-type]
 
 
 @app.command("show")

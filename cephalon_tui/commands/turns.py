@@ -2,39 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import typer
 from rich.table import Table
 
+from cephalon_tui.backend_access import read_backend
 from cephalon_tui.engine_access import configure_cli_logging, progress_bar, stage_reporter
 from cephalon_tui.output import console, print_json
 from cephalon_tui.state import CliState
-from engine.backend import ConsoleBackend
 from engine.factory import build_tool_registry
 from engine.replay import ReplayDeps, replay_turn
 from engine.store import Store
 from engine.turns_query import get_turn, list_turns
 
 app = typer.Typer(help="Recorded turns: list them (replay one with `cephalon replay`).")
-
-
-@contextmanager
-def _remote(state: CliState) -> Iterator[ConsoleBackend | None]:
-    """The daemon's control socket when a daemon owns the data dir, else None."""
-    try:
-        from cephalon_tui.backend_access import daemon_backend
-    except ImportError:  # the control socket is not part of this build
-        yield None
-        return
-    backend = daemon_backend(state)
-    try:
-        yield backend
-    finally:
-        if backend is not None:
-            backend.close()
 
 
 @app.command("list")
@@ -45,7 +27,7 @@ def list_command(
 ) -> None:
     """Recorded turns, newest first: id, start time, status, input and output."""
     state: CliState = ctx.obj
-    with _remote(state) as remote:
+    with read_backend(state) as remote:
         if remote is not None:
             rows = remote.turns(limit)
         else:
@@ -89,7 +71,7 @@ def replay(
     the output must match exactly; --live asks the current model instead.
     """
     state: CliState = ctx.obj
-    with _remote(state) as remote:
+    with read_backend(state) as remote:
         if remote is not None:
             result = remote.replay(turn_id, live)
         elif live:
