@@ -57,6 +57,9 @@ REQUIRED_COLUMNS = {
     "context_inclusions": {"turn_id", "memory_id", "score", "explain"},
     "job_runs": {"id", "job", "status", "error"},
     "safety_audit": {"id", "kind", "decision", "reason"},
+    "event_fingerprints": {"event_id", "exact_hash", "simhash64", "numbers", "family_id"},
+    "spam_families": {"id", "channel_id", "topic", "exact_hash", "simhash64", "dup_count"},
+    "aggregates": {"family_id", "day", "memory_id", "dup_count", "sample_event_ids"},
 }
 
 

@@ -194,8 +194,13 @@ def _make_handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 self._send_json(_openai_full(reply, body))
                 return
             chunks = [json.dumps(chunk) for chunk in _openai_chunks(reply, body)]
-            self._stream("text/event-stream", [f"data: {c}\n\n" for c in chunks], reply,
-                         "data: {not json\n\n", "data: [DONE]\n\n")
+            self._stream(
+                "text/event-stream",
+                [f"data: {c}\n\n" for c in chunks],
+                reply,
+                "data: {not json\n\n",
+                "data: [DONE]\n\n",
+            )
 
         def _ollama(self, reply: Reply, body: dict[str, Any]) -> None:
             lines = [json.dumps(line) + "\n" for line in _ollama_lines(reply, body)]
@@ -260,8 +265,12 @@ def _openai_chunks(reply: Reply, body: dict[str, Any]) -> list[dict[str, Any]]:
         name, args = reply.tool
         arguments = reply.arguments_text if reply.arguments_text is not None else json.dumps(args)
         half = len(arguments) // 2
-        first = {"index": 0, "id": "call_1", "type": "function",
-                 "function": {"name": name, "arguments": arguments[:half]}}
+        first = {
+            "index": 0,
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": name, "arguments": arguments[:half]},
+        }
         second = {"index": 0, "function": {"arguments": arguments[half:]}}
         for call in (first, second):
             chunks.append({**base, "choices": [{"index": 0, "delta": {"tool_calls": [call]}}]})
@@ -269,8 +278,11 @@ def _openai_chunks(reply: Reply, body: dict[str, Any]) -> list[dict[str, Any]]:
     chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
     if reply.usage is not None and (body.get("stream_options") or {}).get("include_usage"):
         prompt, completion = reply.usage
-        usage = {"prompt_tokens": prompt, "completion_tokens": completion,
-                 "total_tokens": prompt + completion}
+        usage = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
         chunks.append({**base, "choices": [], "usage": usage})
     return chunks
 
@@ -279,10 +291,17 @@ def _openai_full(reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": reply.text}
     if reply.tool is not None:
         name, args = reply.tool
-        message["tool_calls"] = [{"id": "call_1", "type": "function",
-                                  "function": {"name": name, "arguments": json.dumps(args)}}]
+        message["tool_calls"] = [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": name, "arguments": json.dumps(args)},
+            }
+        ]
     response: dict[str, Any] = {
-        "id": "chatcmpl-fake", "object": "chat.completion", "model": body.get("model", "fake"),
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "model": body.get("model", "fake"),
         "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
     }
     if reply.usage is not None:
@@ -294,17 +313,32 @@ def _ollama_lines(reply: Reply, body: dict[str, Any]) -> list[dict[str, Any]]:
     model = body.get("model", "fake")
     lines: list[dict[str, Any]] = []
     for word in _words(reply.text) if reply.text else []:
-        lines.append({"model": model, "message": {"role": "assistant", "content": word},
-                      "done": False})
+        lines.append(
+            {"model": model, "message": {"role": "assistant", "content": word}, "done": False}
+        )
     if reply.tool is not None:
         name, args = reply.tool
         call = {"function": {"name": name, "arguments": args}}
-        lines.append({"model": model, "done": False,
-                      "message": {"role": "assistant", "content": "", "tool_calls": [call]}})
-    final: dict[str, Any] = {"model": model, "message": {"role": "assistant", "content": ""},
-                             "done": True, "done_reason": "stop", "total_duration": 2_000_000}
+        lines.append(
+            {
+                "model": model,
+                "done": False,
+                "message": {"role": "assistant", "content": "", "tool_calls": [call]},
+            }
+        )
+    final: dict[str, Any] = {
+        "model": model,
+        "message": {"role": "assistant", "content": ""},
+        "done": True,
+        "done_reason": "stop",
+        "total_duration": 2_000_000,
+    }
     if reply.usage is not None:
-        final.update(prompt_eval_count=reply.usage[0], prompt_eval_duration=500_000_000,
-                     eval_count=reply.usage[1], eval_duration=250_000_000)
+        final.update(
+            prompt_eval_count=reply.usage[0],
+            prompt_eval_duration=500_000_000,
+            eval_count=reply.usage[1],
+            eval_duration=250_000_000,
+        )
     lines.append(final)
     return lines
