@@ -10,6 +10,7 @@ from engine.backend import Observer
 from engine.config import LoadedPolicy, policy_rows
 from engine.engine import Engine
 from engine.errors import CephalonError
+from engine.memory.search import Mode
 from engine.memory.service import MemoryService
 from engine.replay import ReplayDeps, replay_turn
 from engine.store.sql import scalar
@@ -93,8 +94,8 @@ class LocalBackend:
         )
         return replay_turn(deps, self.turn(turn_id), live=live)
 
-    def memory_search(self, query: str, k: int = 10) -> list[dict[str, Any]]:
-        hits = self._memory().search(query, k, mutate=False).hits
+    def memory_search(self, query: str, k: int = 10, mode: Mode = "full") -> list[dict[str, Any]]:
+        hits = self._memory().search(query, k, mode=mode, mutate=False).hits
         pinned = {
             int(r[0])
             for r in self.engine.store.reader()
@@ -110,6 +111,7 @@ class LocalBackend:
                 "kind": h.kind,
                 "content": h.content,
                 "score": h.score,
+                "rank": h.rank,
                 "pinned": h.id in pinned,
                 "explain": h.explain.model_dump(mode="json"),
             }

@@ -16,7 +16,6 @@ from engine.control.protocol import ErrorCode, ProtocolError
 from engine.control.server import Handler
 from engine.doctor import COUNTED_TABLES, doctor_report
 from engine.engine import Engine
-from engine.errors import CephalonError
 from engine.memory.search import Mode
 from engine.store import EventLog
 from engine.store.migrations import LATEST_VERSION
@@ -59,29 +58,7 @@ def engine_ops(
             raise ProtocolError(
                 ErrorCode.BAD_ARGS, f"memory_search: mode must be one of {', '.join(SEARCH_MODES)}"
             )
-        if engine.memory is None:
-            raise CephalonError("this engine runs without memory")
-        result = engine.memory.search(args["query"], args["k"], mode=cast(Mode, mode), mutate=False)
-        cur = engine.store.reader()
-        ids = [hit.id for hit in result.hits]
-        pinned = {
-            int(row[0])
-            for row in cur.execute(
-                "SELECT id FROM memories WHERE pinned AND id IN (SELECT unnest(?))", [ids]
-            ).fetchall()
-        }
-        return [
-            {
-                "id": hit.id,
-                "kind": hit.kind,
-                "content": hit.content,
-                "score": hit.score,
-                "rank": hit.rank,
-                "pinned": hit.id in pinned,
-                "explain": hit.explain.model_dump(mode="json"),
-            }
-            for hit in result.hits
-        ]
+        return backend.memory_search(args["query"], args["k"], mode=cast(Mode, mode))
 
     return {"events_tail": events_tail, "doctor": doctor, "memory_search": memory_search}
 

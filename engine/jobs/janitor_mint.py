@@ -14,54 +14,22 @@ up to just below the oldest message still waiting for its fingerprint.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-from engine.clock import from_naive_utc
 from engine.jobs.base import JobContext
-from engine.memory.minting import decide, memory_text
+from engine.memory.mint_apply import memory_from_event
+from engine.memory.minting import decide
 from engine.memory.records import NewMemory
 from engine.models import Event, EventType
+from engine.store.events import event_from_row
 from engine.store.sql import scalar
 
 CREATED = EventType.DISCORD_MESSAGE_CREATED.value
-
-
-def _event(row: tuple[Any, ...]) -> Event:
-    return Event(
-        id=row[0],
-        ts=from_naive_utc(row[1]),
-        type=row[2],
-        source=row[3],
-        channel_id=row[4],
-        author_id=row[5],
-        author_is_bot=row[6],
-        payload=json.loads(row[7]) if row[7] else {},
-        content_hash=row[8],
-    )
 
 
 def _memory(ctx: JobContext, event: Event) -> NewMemory | None:
     decision = decide(event, ctx.policy, duplicate=False)
     if decision.action != "mint":
         return None
-    meta: dict[str, Any] = {"event_type": event.type, "minted_by": "janitor"}
-    if event.payload.get("message_id") is not None:
-        meta["message_id"] = str(event.payload["message_id"])
-    return NewMemory(
-        kind=decision.kind,
-        content=memory_text(event),
-        source=event.source,
-        channel_id=event.channel_id,
-        author_id=event.author_id,
-        author_is_bot=event.author_is_bot,
-        source_meta=meta,
-        event_ids=[event.id],
-        event_ts=event.ts,
-        source_confidence=decision.confidence,
-        embed=decision.embed,
-        source_tag=str(event.payload.get("source_tag", event.source)),
-    )
+    return memory_from_event(event, decision, minted_by="janitor")
 
 
 def mint_new_messages(ctx: JobContext, cursor: int) -> tuple[int, dict[str, int]]:
@@ -100,7 +68,7 @@ def mint_new_messages(ctx: JobContext, cursor: int) -> tuple[int, dict[str, int]
         ).fetchall()
         if not rows:
             break
-        events = [_event(row) for row in rows]
+        events = [event_from_row(row) for row in rows]
         items = [m for m in (_memory(ctx, e) for e in events) if m is not None]
         if items:
             ctx.memory.add(items)

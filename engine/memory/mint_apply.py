@@ -15,6 +15,38 @@ def _message_id(event: Event) -> str | None:
     return str(value) if value is not None else None
 
 
+def memory_from_event(
+    event: Event, decision: MintDecision, **meta: Any
+) -> NewMemory:
+    """The memory a ``mint`` decision makes of an event.
+
+    Args:
+        event: the stored event.
+        decision: the minting rules' decision (kind, confidence, embed).
+        meta: more ``source_meta`` (e.g. ``minted_by``).
+
+    Returns:
+        The memory to add.
+    """
+    source_meta: dict[str, Any] = {"event_type": event.type, **meta}
+    if _message_id(event):
+        source_meta["message_id"] = _message_id(event)
+    return NewMemory(
+        kind=decision.kind,
+        content=memory_text(event),
+        source=event.source,
+        channel_id=event.channel_id,
+        author_id=event.author_id,
+        author_is_bot=event.author_is_bot,
+        source_meta=source_meta,
+        event_ids=[event.id],
+        event_ts=event.ts,
+        source_confidence=decision.confidence,
+        embed=decision.embed,
+        source_tag=str(event.payload.get("source_tag", event.source)),
+    )
+
+
 def mint_event(
     service: MemoryService, event: Event, *, duplicate: bool = False
 ) -> tuple[MintDecision, list[int]]:
@@ -54,21 +86,5 @@ def mint_event(
                 )
             )
         return decision, ids
-    meta: dict[str, Any] = {"event_type": event.type}
-    if _message_id(event):
-        meta["message_id"] = _message_id(event)
-    memory = NewMemory(
-        kind=decision.kind,
-        content=memory_text(event),
-        source=event.source,
-        channel_id=event.channel_id,
-        author_id=event.author_id,
-        author_is_bot=event.author_is_bot,
-        source_meta=meta,
-        event_ids=[event.id],
-        event_ts=event.ts,
-        source_confidence=decision.confidence,
-        embed=decision.embed,
-        source_tag=str(event.payload.get("source_tag", event.source)),
-    )
+    memory = memory_from_event(event, decision)
     return decision, service.add([memory])

@@ -53,7 +53,14 @@ def insert_events(
     return [row[0] for row in rows]
 
 
-def _event(row: tuple[Any, ...]) -> Event:
+EVENT_COLUMNS = (
+    "id, ts, type, source, channel_id, author_id, author_is_bot, payload, content_hash"
+)
+"""The columns :func:`event_from_row` reads, in order."""
+
+
+def event_from_row(row: tuple[Any, ...]) -> Event:
+    """An event from a row of :data:`EVENT_COLUMNS`."""
     return Event(
         id=row[0],
         ts=from_naive_utc(row[1]),
@@ -136,4 +143,4 @@ class EventLog:
                 f"SELECT {_COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?",
                 [after_id, limit],
             ).fetchall()
-        return [_event(row) for row in rows]
+        return [event_from_row(row) for row in rows]
