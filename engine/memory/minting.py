@@ -47,6 +47,11 @@ class MintDecision:
 
 def _text(event: Event) -> str:
     content = event.payload.get("content")
+    if isinstance(content, str) and content.strip():
+        return content
+    embed = event.payload.get("embed_text")  # a bot message that is all embed
+    if isinstance(embed, str) and embed.strip():
+        return embed
     if isinstance(content, str):
         return content
     if "result" in event.payload:

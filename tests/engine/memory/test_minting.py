@@ -160,3 +160,26 @@ def test_idle_ticks_and_empty_messages_are_skipped(
     )
     trace = _event(log, clock, EventType.LLM_THINK_TRACE, payload={"content": "hmm"})
     assert decide(trace, off).action == "skip"
+
+
+def test_an_embed_only_bot_message_is_minted_from_its_embed_text() -> None:
+    from datetime import UTC, datetime
+
+    from engine.config import load_policy
+    from engine.memory.minting import decide, memory_text
+    from engine.models import Event
+
+    event = Event(
+        id=1,
+        ts=datetime(2026, 1, 1, tzinfo=UTC),
+        type="discord.message.created",
+        source="discord",
+        channel_id="1",
+        author_id="2",
+        author_is_bot=True,
+        payload={"content": "", "embed_text": "Build 42 passed on main"},
+        content_hash=None,
+    )
+    decision = decide(event, load_policy().policy, duplicate=False)
+    assert decision.action == "mint"
+    assert memory_text(event) == "Build 42 passed on main"
