@@ -126,6 +126,7 @@ class Engine:
             )
             self.turns.on_gut = self._gut_feeling
             self.discord: DiscordChannel | None = None
+            self._stopped = False
             self.jobs = Scheduler(
                 JobContext(
                     store=self.store,
@@ -243,10 +244,12 @@ class Engine:
 
     def stop(self, drain_seconds: float | None = None) -> None:
         """Stop the loop: the turn in flight finishes, or is cancelled and checkpointed
-        after ``drain_seconds`` (default: the policy's stage timeout)."""
-        self.loop.stop(
-            self.policy.engine.stage_timeout_seconds if drain_seconds is None else drain_seconds
-        )
+        after ``drain_seconds`` (default: the policy's stage timeout); job runs in flight
+        get as long, then are left to end with the process."""
+        drain = self.policy.engine.stage_timeout_seconds if drain_seconds is None else drain_seconds
+        self.loop.stop(drain)
+        self.jobs.close(drain)
+        self._stopped = True
 
     def submit(
         self,
@@ -328,8 +331,8 @@ class Engine:
         try:
             if self.discord is not None:
                 self.discord.stop()
-            self.stop()
-            self.jobs.close(self.policy.engine.stage_timeout_seconds)
+            if not self._stopped:
+                self.stop()
             self._flush_scratch("stop")
             self.turns.close()
             if self._reembed_stop is not None:
