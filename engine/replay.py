@@ -68,6 +68,7 @@ class ReplayTools:
         recorded: list[dict[str, Any]],
         *,
         live_reads: ToolContext | None = None,
+        offered: list[str] | None = None,
     ) -> None:
         """Create the replay tool runtime.
 
@@ -76,14 +77,21 @@ class ReplayTools:
             recorded: the turn's tool calls, in order (``tool``, ``args``, ``status``,
                 ``result``, ``error``).
             live_reads: run read-scope tools for real with this context (live replay).
+            offered: the tools the recorded turn offered the model (None = every tool,
+                as turns recorded before offers were filtered saw).
         """
         self.registry = registry
         self.budgets = _NoBudget()
         self._recorded = list(recorded)
         self._position = 0
         self._live = live_reads
+        self._offered = offered
         self.calls: list[dict[str, Any]] = []
         """Every call the replay made, with what it got back."""
+
+    def offered_tools(self, source: SourceTag) -> list[str]:
+        """The tools the recorded turn offered (same signature as ToolRuntime's)."""
+        return list(self._offered) if self._offered is not None else self.registry.names()
 
     def call(
         self,
@@ -167,6 +175,7 @@ def replay_turn(deps: ReplayDeps, record: dict[str, Any], *, live: bool = False)
     prompt = [ChatMessage.model_validate(m) for m in record["prompt"]]
     recorded_results = [ChatResult.model_validate(r) for r in record["llm_results"]]
     recorded_calls: list[dict[str, Any]] = record.get("tool_call_log", [])
+    offered: list[str] | None = record.get("offered_tools")
     if live:
         if deps.provider is None:
             raise CephalonError("a live replay needs a provider")
@@ -175,10 +184,10 @@ def replay_turn(deps: ReplayDeps, record: dict[str, Any], *, live: bool = False)
         if deps.memory is not None:
             services["memory"] = _ReadOnlyMemory(deps.memory)
         context = ToolContext(deps.store, deps.clock, None, SourceTag.OPERATOR, services)
-        tools = ReplayTools(deps.registry, recorded_calls, live_reads=context)
+        tools = ReplayTools(deps.registry, recorded_calls, live_reads=context, offered=offered)
     else:
         provider = ScriptedProvider.from_recorded(recorded_results)
-        tools = ReplayTools(deps.registry, recorded_calls)
+        tools = ReplayTools(deps.registry, recorded_calls, offered=offered)
     loop = ActLoop(provider, tools, deps.policy)
     result = loop.run(
         prompt,

@@ -93,6 +93,7 @@ def _tools(policy: DiscordSection) -> list[ToolSpec]:
             Scope.EXTERNAL,
             send,
             timeout_s=timeout,
+            needs_service="discord",
             idempotent=False,
             rate_limit_per_minute=policy.send_per_minute,
             counts_as_message=True,
@@ -104,6 +105,7 @@ def _tools(policy: DiscordSection) -> list[ToolSpec]:
             Scope.READ,
             history,
             timeout_s=timeout,
+            needs_service="discord",
         ),
         ToolSpec(
             "discord.channels",
@@ -112,6 +114,7 @@ def _tools(policy: DiscordSection) -> list[ToolSpec]:
             Scope.READ,
             channels,
             timeout_s=timeout,
+            needs_service="discord",
         ),
         ToolSpec(
             "discord.delete",
@@ -120,6 +123,7 @@ def _tools(policy: DiscordSection) -> list[ToolSpec]:
             Scope.ADMIN,
             delete,
             timeout_s=timeout,
+            needs_service="discord",
         ),
     ]
 

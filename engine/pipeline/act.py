@@ -48,6 +48,8 @@ class ActResult:
     """The arguments of each tool call, parallel to ``tool_outcomes``."""
     requests: list[ChatRequest] = field(default_factory=list)
     """Every request sent to the model, in order (replay compares their digests)."""
+    offered_tools: list[str] = field(default_factory=list)
+    """The tools the model was offered (replay offers the same ones)."""
     error: str | None = None
     iterations: int = 0
 
@@ -68,6 +70,10 @@ class ToolCaller(Protocol):
     @property
     def budgets(self) -> BudgetView:
         """The hourly budgets."""
+        ...
+
+    def offered_tools(self, source: SourceTag) -> list[str]:
+        """The tool names a turn from ``source`` is offered."""
         ...
 
     def call(
@@ -111,11 +117,11 @@ class ActLoop:
         self.policy = policy
         self._monotonic = monotonic
 
-    def tool_specs(self) -> list[ToolSpec]:
-        """Every registered tool as the model sees it (a stable, sorted prefix)."""
+    def tool_specs(self, names: list[str]) -> list[ToolSpec]:
+        """The named tools as the model sees them (a stable, sorted prefix)."""
         return [
             ToolSpec(name=s["name"], description=s["description"], parameters=s["parameters"])
-            for s in self.runtime.registry.schemas()
+            for s in self.runtime.registry.schemas(names)
         ]
 
     def run(
@@ -147,7 +153,8 @@ class ActLoop:
         started = self._monotonic()
         seen: Counter[str] = Counter()
         conversation = list(messages)
-        tools = self.tool_specs()
+        result.offered_tools = self.runtime.offered_tools(source)
+        tools = self.tool_specs(result.offered_tools)
         reasks_left = self.policy.llm.repair_reasks
         while result.iterations < bounds.max_iterations:
             if self._monotonic() - started > bounds.cumulative_timeout_seconds:

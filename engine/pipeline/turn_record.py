@@ -112,6 +112,7 @@ def build_record(
         ],
         "llm_results": [r.model_dump(mode="json") for r in act.llm_results],
         "request_digests": [request_digest(r) for r in act.requests],
+        "offered_tools": act.offered_tools,
         "output": act.output,
         "timings_ms": timings,
         "latency_ms": round(latency_ms, 1),

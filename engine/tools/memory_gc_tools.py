@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.tools.registry import Scope, ToolContext, ToolRegistry, ToolSpec
+from engine.tools.registry import Scope, SourceTag, ToolContext, ToolRegistry, ToolSpec
 
 if TYPE_CHECKING:
     from engine.memory.compaction import Compactor
@@ -104,6 +104,11 @@ def compact_abort(args: AbortArgs, ctx: ToolContext) -> dict[str, Any]:
     return {"plan_id": args.plan_id, "status": compactor.get_plan(args.plan_id).status}
 
 
+_MAINTENANCE = frozenset({SourceTag.JOB, SourceTag.SYSTEM})
+"""Compaction is maintenance: offered to job and system turns, not to conversation (an
+operator runs it with ``cephalon jobs run janitor``)."""
+
+
 def register_gc_tools(registry: ToolRegistry, policy: Policy | None = None) -> None:
     """Add the four GC tools to a registry.
 
@@ -125,6 +130,7 @@ def register_gc_tools(registry: ToolRegistry, policy: Policy | None = None) -> N
             Scope.READ,
             gc_plan,
             timeout_s=30,
+            offered_to=_MAINTENANCE,
         ),
         ToolSpec(
             "memory.summarize",
@@ -133,6 +139,7 @@ def register_gc_tools(registry: ToolRegistry, policy: Policy | None = None) -> N
             Scope.READ,
             summarize,
             timeout_s=summary_timeout,
+            offered_to=_MAINTENANCE,
         ),
         ToolSpec(
             "memory.compact_commit",
@@ -141,6 +148,7 @@ def register_gc_tools(registry: ToolRegistry, policy: Policy | None = None) -> N
             Scope.WRITE,
             compact_commit,
             timeout_s=60,
+            offered_to=_MAINTENANCE,
             idempotent=False,
         ),
         ToolSpec(
@@ -150,6 +158,7 @@ def register_gc_tools(registry: ToolRegistry, policy: Policy | None = None) -> N
             Scope.READ,
             compact_abort,
             timeout_s=10,
+            offered_to=_MAINTENANCE,
         ),
     ):
         registry.register(spec)

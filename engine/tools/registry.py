@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -69,6 +69,9 @@ class ToolSpec:
         rate_limit_per_minute: calls allowed per rolling minute (None = unlimited).
         counts_as_message: a successful call spends the messages_per_hour budget.
         actions_per_hour: this tool's own hourly budget (None = only the global one).
+        needs_service: offered to the model only while the runtime holds this service
+            (``discord``); a small model picks worse among tools it cannot use.
+        offered_to: the sources whose turns are offered this tool (None = every source).
     """
 
     name: str
@@ -82,6 +85,14 @@ class ToolSpec:
     rate_limit_per_minute: int | None = None
     counts_as_message: bool = False
     actions_per_hour: int | None = None
+    needs_service: str | None = None
+    offered_to: frozenset[SourceTag] | None = None
+
+    def offered(self, source: SourceTag, services: Collection[str]) -> bool:
+        """Whether a turn from ``source`` is offered this tool, given the live services."""
+        if self.needs_service is not None and self.needs_service not in services:
+            return False
+        return self.offered_to is None or source in self.offered_to
 
     def schema(self) -> dict[str, Any]:
         """The tool as the model sees it: name, description and JSON-schema parameters."""
@@ -119,6 +130,27 @@ class ToolRegistry:
         """Every tool name, sorted."""
         return sorted(self._tools)
 
-    def schemas(self) -> list[dict[str, Any]]:
-        """Every tool's schema, in a stable order (part of the cacheable prompt prefix)."""
-        return [self._tools[name].schema() for name in self.names()]
+    def schemas(self, names: Collection[str] | None = None) -> list[dict[str, Any]]:
+        """Tool schemas in a stable order (part of the cacheable prompt prefix).
+
+        Args:
+            names: only these tools (None = every tool).
+
+        Returns:
+            One schema per tool, sorted by name.
+        """
+        return [
+            self._tools[name].schema() for name in self.names() if names is None or name in names
+        ]
+
+    def offered(self, source: SourceTag, services: Collection[str]) -> list[str]:
+        """The tools a turn from ``source`` is offered while ``services`` are live.
+
+        Args:
+            source: who the turn is for.
+            services: names of the runtime's live services.
+
+        Returns:
+            Tool names, sorted.
+        """
+        return [n for n in self.names() if self._tools[n].offered(source, services)]

@@ -96,6 +96,10 @@ class ToolRuntime:
         self._breakers: dict[str, CircuitBreaker] = {}
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cephalon-tool")
 
+    def offered_tools(self, source: SourceTag) -> list[str]:
+        """The tools a turn from ``source`` is offered now (see :meth:`ToolRegistry.offered`)."""
+        return self.registry.offered(source, self.services)
+
     def breaker(self, tool: str) -> CircuitBreaker:
         """The circuit breaker of one tool."""
         if tool not in self._breakers:

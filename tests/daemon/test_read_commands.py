@@ -75,6 +75,13 @@ def test_chat_without_a_terminal_says_a_daemon_owns_the_dir(daemon: Daemon) -> N
     assert "cephalon attach" in result.stderr
 
 
+def test_bare_cephalon_without_a_terminal_reports_through_the_daemon(daemon: Daemon) -> None:
+    result = run_cli(env=daemon.env)
+    assert result.code == 0, result.stderr
+    assert f"running, pid {daemon.proc.pid}" in result.stdout
+    assert "cephalon attach" in result.stdout
+
+
 def test_attach_plain_chats_then_detaches_leaving_the_daemon_running(daemon: Daemon) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "cephalon_tui", "attach", "--plain"],

@@ -25,7 +25,9 @@ def engine(isolated_home: Path, local_model: Provider) -> Iterator[Engine]:
 def test_greeting(engine: Engine) -> None:
     outcome = engine.run_turn("Hello! Please greet me back in one short sentence.")
     assert outcome.status == "committed" and outcome.stop_reason == "message"
-    assert outcome.reply and re.search(r"\b(hello|hi|hey|greetings|good)\b", outcome.reply, re.I)
+    assert outcome.reply and re.search(
+        r"\b(hello|hi|hey|greet\w*|good|welcome|nice)\b", outcome.reply, re.I
+    )
     assert outcome.provider == "local" and outcome.tokens_out > 0
     rows = (
         engine.store.reader()

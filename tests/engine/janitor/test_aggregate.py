@@ -125,11 +125,11 @@ def test_raw_bot_duplicates_never_get_a_vector(
     assert len(humans) == 30 and all(r[3] for r in humans)
     raw_bots = [r for r in rows if r[0] == "message" and r[1]]
     unique = [r for r in raw_bots if not set(r[2]) & duplicates]  # type: ignore[call-overload]
-    # the first of each family and the ten prices; status-bot posts embeds only, which
-    # the minting rules skip as an empty message
-    assert len(unique) == 3 + 10
+    # the first of each of the four families (status-bot's embed-only posts are minted
+    # from their embed text) and the ten prices
+    assert len(unique) == 4 + 10
     assert [r[3] for r in unique] == [raw_embedded] * len(unique)  # the channel decides
-    assert len(raw_bots) - len(unique) == (3 * 39 if raw_embedded else 0)  # never embedded
+    assert len(raw_bots) - len(unique) == (4 * 39 if raw_embedded else 0)  # never embedded
     assert sum(1 for r in rows if r[0] == "aggregate" and r[3]) == expected["aggregates"]
 
 

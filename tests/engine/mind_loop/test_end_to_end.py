@@ -46,6 +46,7 @@ RECORD_KEYS = {
     "gut",
     "gates",
     "candidate_id",
+    "offered_tools",
 }
 
 
@@ -71,6 +72,14 @@ def test_turns_are_recorded_completely_and_replay_exactly(isolated_home: Path) -
             record = get_turn(cur, outcome.turn_id)
             assert set(record) >= RECORD_KEYS, RECORD_KEYS - set(record)
             assert record["status"] == "committed" and record["input"] == text
+            # no Discord connection and an operator turn: no Discord or compaction tools
+            assert record["offered_tools"] == [
+                "clock.now",
+                "memory.add",
+                "memory.context_log_write",
+                "memory.search",
+                "system.status",
+            ]
             assert len(record["llm_results"]) == len(record["llm_calls"])
             assert len(record["request_digests"]) == len(record["llm_results"])
             for call in record["tool_call_log"]:

@@ -1,0 +1,1 @@
+"""The console's panels: each renders one part of the :class:`ConsoleModel`."""
