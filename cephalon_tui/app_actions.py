@@ -14,7 +14,7 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 from textual.theme import Theme
 
-from cephalon_tui.backend_runner import Lane
+from cephalon_tui.backend_runner import BackendRunner, Lane
 from cephalon_tui.console_model import ConsoleModel
 from cephalon_tui.screens.main import MainScreen
 from engine.backend import ConsoleBackend
@@ -28,6 +28,7 @@ class ConsoleActions(App[None]):
     model: ConsoleModel
     main: MainScreen
     cephalon_themes: dict[str, Theme]
+    runner: BackendRunner
 
     def note(self, text: str) -> None:
         """A console notice in the chat (the app implements it)."""
@@ -43,8 +44,14 @@ class ConsoleActions(App[None]):
         done: Callable[[Any, BaseException | None], None] | None = None,
         lane: Lane = "command",
     ) -> None:
-        """Run a blocking backend call (the app implements it)."""
-        raise NotImplementedError
+        """Run a blocking backend call off the UI thread; ``done`` runs back on it.
+
+        Args:
+            fn: the call.
+            done: ``done(result, error)``.
+            lane: ``command`` or ``query``.
+        """
+        self.runner.call(fn, done, lane)
 
     def action_new_chat(self) -> None:
         """Start a fresh transcript (memories and the engine are untouched)."""

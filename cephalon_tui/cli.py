@@ -48,6 +48,12 @@ def root(
         None, "--home", help="Data dir (default: $CEPHALON_HOME, else the platform data dir)."
     ),
     daemon: bool = typer.Option(False, "--daemon", help="Run the engine headless."),
+    theme: str | None = typer.Option(
+        None,
+        "--theme",
+        help="Console theme: cephalon-dark (default), cephalon-light, cephalon-contrast, "
+        "or any file in themes/ (default: $CEPHALON_THEME).",
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
     ),
@@ -62,7 +68,7 @@ def root(
     if ctx.invoked_subcommand is None:
         from cephalon_tui.main_job import run_main_job
 
-        raise typer.Exit(run_main_job(state, ctx))
+        raise typer.Exit(run_main_job(state, ctx, theme))
 
 
 def main() -> None:

@@ -41,6 +41,10 @@ def run_main_job(
     settings.data_dir.ensure_writable()
     loaded = state.policy
     theme = theme or os.environ.get(THEME_ENV) or None
+    if theme is not None:  # a typo is a one-line error before anything starts
+        from cephalon_tui.themes import load_themes, resolve_theme_name
+
+        resolve_theme_name(theme, load_themes())
     on_terminal = ctx is not None and sys.stdin.isatty() and sys.stdout.isatty()
     if on_terminal:
         from cephalon_tui.backend_access import offer_attach

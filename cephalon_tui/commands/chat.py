@@ -36,6 +36,7 @@ def _outcome_json(outcome: TurnOutcome) -> dict[str, object]:
         "context": outcome.context,
         "gut": outcome.gut,
         "tool_calls": outcome.tool_calls,
+        "timings_ms": outcome.timings_ms,
     }
 
 

@@ -81,4 +81,5 @@ class AttentionPanel(Static):
             return
         table = attention_table(model)
         reason = Text(model.attention_reason, style="italic", overflow="ellipsis", no_wrap=True)
-        self.update(Group(table, reason) if model.attention_reason else table)
+        # the panel has a fixed height: no layout pass for the whole screen
+        self.update(Group(table, reason) if model.attention_reason else table, layout=False)

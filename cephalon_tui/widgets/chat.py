@@ -60,13 +60,16 @@ class ChatLog(VerticalScroll):
         super().__init__(id=id)
         self._shown: list[tuple[ChatEntry, ChatMessage, Text]] = []
 
+    def on_mount(self) -> None:
+        # stay at the bottom as entries grow; scrolling up releases it, the end restores it
+        self.anchor()
+
     def show(self, model: ConsoleModel) -> None:
         """Bring the transcript in line with the model (only changed entries re-render).
 
         Args:
             model: the console model.
         """
-        follow = self.scroll_offset.y >= self.max_scroll_y - 1
         alive = {id(e) for e in model.chat}
         keep = []
         for entry, widget, rendered in self._shown:
@@ -89,5 +92,3 @@ class ChatLog(VerticalScroll):
                 self._shown[index] = (entry, self._shown[index][1], text)
         if new_widgets:
             self.mount_all(new_widgets)
-        if follow:
-            self.call_after_refresh(self.scroll_end, animate=False)

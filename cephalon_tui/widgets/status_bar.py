@@ -54,6 +54,8 @@ class StatusBar(Static):
     }
     """
 
+    _line = ""
+
     def show(self, model: ConsoleModel, show_timings: bool = True) -> None:
         """Render the model's status.
 
@@ -82,4 +84,7 @@ class StatusBar(Static):
             parts.append(f"queue {status.get('queue_depth', '?')}")
             parts.append(f"memories {status.get('memory_count', '?')}")
             parts.append(_unlock(status.get("unlocked_until")))
-        self.update(" │ ".join(parts))
+        line = " │ ".join(parts)
+        if line != self._line:  # one line, fixed height: repaint only on change, no layout
+            self._line = line
+            self.update(line, layout=False)

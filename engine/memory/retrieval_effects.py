@@ -32,6 +32,65 @@ if TYPE_CHECKING:
 log = structlog.get_logger("cephalon.memory")
 
 
+def retrieval_effect_ids(policy: Policy, result: SearchResult) -> tuple[list[int], list[int]]:
+    """The memories one search strengthens (its hits) and weakens (its near misses)."""
+    r = policy.retrieval
+    hit_ids = [h.id for h in result.hits]
+    miss_ids = [
+        h.id
+        for h in result.near_misses
+        if r.near_miss_first_rank <= h.rank <= r.near_miss_last_rank
+    ]
+    return hit_ids, miss_ids
+
+
+def write_retrieval_effects(
+    cur: duckdb.DuckDBPyConnection,
+    policy: Policy,
+    now: datetime,
+    hit_ids: list[int],
+    miss_ids: list[int],
+) -> None:
+    """The SQL of one search's effects, on the caller's cursor (inside its transaction).
+
+    Args:
+        cur: the writer's cursor.
+        policy: amounts and the weight ceiling.
+        now: the access time.
+        hit_ids: returned memories (access time, reinforce, co-access).
+        miss_ids: near misses (contradict).
+    """
+    r = policy.retrieval
+    cap = policy.weights.max_center
+    if hit_ids:
+        cur.execute(
+            "UPDATE memories SET access_timestamps = list_append(access_timestamps, $1), "
+            "depth_weight_alpha = CASE WHEN immutable THEN depth_weight_alpha ELSE "
+            "greatest(depth_weight_alpha, least(depth_weight_alpha + $2, "
+            "$3 * depth_weight_beta / (1 - $3))) END WHERE id = ANY($4)",
+            [now.timestamp(), r.reinforce_retrieved, cap, hit_ids],
+        )
+    if miss_ids:
+        cur.execute(
+            "UPDATE memories SET depth_weight_beta = depth_weight_beta + $1 "
+            "WHERE id = ANY($2) AND NOT immutable",
+            [r.contradict_near_miss, miss_ids],
+        )
+    pairs = list(itertools.combinations(sorted(hit_ids), 2))
+    if pairs:
+        cur.execute(
+            "INSERT INTO co_access SELECT unnest($1), unnest($2), 1, $3 "
+            "ON CONFLICT (a, b) DO UPDATE SET count = count + 1, last_at = excluded.last_at",
+            [[a for a, _ in pairs], [b for _, b in pairs], to_naive_utc(now)],
+        )
+
+
+def retrieval_amounts(policy: Policy) -> tuple[float, float, float]:
+    """(reinforce, contradict, weight ceiling): what the scoring cache mirrors."""
+    r = policy.retrieval
+    return (r.reinforce_retrieved, r.contradict_near_miss, policy.weights.max_center)
+
+
 def apply_retrieval_effects(
     store: Store,
     policy: Policy,
@@ -40,7 +99,10 @@ def apply_retrieval_effects(
     wait: bool = True,
     cache: ScoringCache | None = None,
 ) -> None:
-    """Write the effects of one search in one transaction.
+    """Write the effects of one search in a transaction of its own.
+
+    (A turn's context search defers them into the turn's commit instead:
+    :meth:`MemoryService.retrieval_effects_in`.)
 
     Args:
         store: the store.
@@ -54,39 +116,13 @@ def apply_retrieval_effects(
         StoreError: the store is read-only.
         Exception: with ``wait``, whatever the write raised.
     """
-    r = policy.retrieval
-    hit_ids = [h.id for h in result.hits]
-    miss_ids = [
-        h.id
-        for h in result.near_misses
-        if r.near_miss_first_rank <= h.rank <= r.near_miss_last_rank
-    ]
-    cap = policy.weights.max_center
+    hit_ids, miss_ids = retrieval_effect_ids(policy, result)
     stamp = now.timestamp()
-    pairs = [(a, b) for a, b in itertools.combinations(sorted(hit_ids), 2)]
 
     def job(cur: duckdb.DuckDBPyConnection) -> None:
-        cur.execute(
-            "UPDATE memories SET access_timestamps = list_append(access_timestamps, $1), "
-            "depth_weight_alpha = CASE WHEN immutable THEN depth_weight_alpha ELSE "
-            "greatest(depth_weight_alpha, least(depth_weight_alpha + $2, "
-            "$3 * depth_weight_beta / (1 - $3))) END WHERE id = ANY($4)",
-            [stamp, r.reinforce_retrieved, cap, hit_ids],
-        )
-        if miss_ids:
-            cur.execute(
-                "UPDATE memories SET depth_weight_beta = depth_weight_beta + $1 "
-                "WHERE id = ANY($2) AND NOT immutable",
-                [r.contradict_near_miss, miss_ids],
-            )
-        if pairs:
-            cur.execute(
-                "INSERT INTO co_access SELECT unnest($1), unnest($2), 1, $3 "
-                "ON CONFLICT (a, b) DO UPDATE SET count = count + 1, last_at = excluded.last_at",
-                [[a for a, _ in pairs], [b for _, b in pairs], to_naive_utc(now)],
-            )
+        write_retrieval_effects(cur, policy, now, hit_ids, miss_ids)
 
-    amounts = (r.reinforce_retrieved, r.contradict_near_miss, cap)
+    amounts = retrieval_amounts(policy)
     if wait:
         if cache is not None:
             cache.record_retrieval(hit_ids, miss_ids, stamp, amounts)

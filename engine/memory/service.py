@@ -25,11 +25,18 @@ import structlog
 
 from engine.clock import Clock, to_naive_utc
 from engine.memory.embed import Embedder, prefixed_text
+from engine.memory.embed_cache import EmbeddingCache
 from engine.memory.keyword import KeywordIndex
 from engine.memory.records import Memory, NewMemory
 from engine.memory.repository import MemoryRepository
 from engine.memory.rerank import Reranker
-from engine.memory.retrieval_effects import apply_retrieval_effects, record_inclusions
+from engine.memory.retrieval_effects import (
+    apply_retrieval_effects,
+    record_inclusions,
+    retrieval_amounts,
+    retrieval_effect_ids,
+    write_retrieval_effects,
+)
 from engine.memory.scoring_cache import ScoringCache
 from engine.memory.scoring_load import load_scoring_cache, refresh_scoring_rows
 from engine.memory.scoring_rows import epoch_us
@@ -84,6 +91,7 @@ class MemoryService:
     ) -> None:
         self.store = store
         self.embedder = embedder
+        self.embed_cache = EmbeddingCache(policy.embedding.cache_entries)
         self.policy = policy
         self.clock = clock
         self.repo = MemoryRepository(store)
@@ -203,7 +211,25 @@ class MemoryService:
 
     def embed_texts(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """Embed texts; a text over the token limit is embedded in chunks and averaged,
-        never truncated."""
+        never truncated. Recently embedded texts come from :attr:`embed_cache`."""
+        model = self.embedder.name
+        out = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
+        todo: dict[str, list[int]] = {}
+        for i, text in enumerate(texts):
+            cached = self.embed_cache.get(model, text)
+            if cached is not None:
+                out[i] = cached
+            else:
+                todo.setdefault(text, []).append(i)
+        if todo:
+            unique = list(todo)
+            fresh = self._embed_uncached(unique)
+            for text, vector in zip(unique, fresh, strict=True):
+                self.embed_cache.put(model, text, vector)
+                out[todo[text]] = vector
+        return out
+
+    def _embed_uncached(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         limit = min(self.policy.embedding.max_tokens, self.embedder.max_tokens)
         pieces: list[str] = []
         owners: list[int] = []
@@ -211,10 +237,10 @@ class MemoryService:
             for piece in self._chunks(text, limit):
                 pieces.append(piece)
                 owners.append(i)
-        if not pieces:
-            return np.zeros((0, self.embedder.dim), dtype=np.float32)
-        vectors = self.embedder.embed(pieces)
         out = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
+        if not pieces:
+            return out
+        vectors = self.embedder.embed(pieces)
         np.add.at(out, np.asarray(owners), vectors)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return (out / np.where(norms == 0, 1, norms)).astype(np.float32)
@@ -355,7 +381,9 @@ class MemoryService:
             k: how many (default: the policy's ``retrieval.default_k``).
             mode: ``full`` or a baseline (``bm25``, ``dense``, ``rrf``).
             allowed: restrict to these memory ids.
-            mutate: apply retrieval effects (access times, reinforce/contradict, co-access).
+            mutate: apply retrieval effects (access times, reinforce/contradict, co-access)
+                in a write of their own. A turn passes False with ``noise=True`` and
+                applies them in its commit (:meth:`retrieval_effects_in`).
             noise: add seeded ACT-R noise (default: only when ``mutate``, so read-only
                 lookups give the same answer twice).
             context_vector: attention focus for spreading (default: the query).
@@ -384,6 +412,25 @@ class MemoryService:
                 self.store, self.policy, self.clock.now(), result, wait=False, cache=self.scoring
             )
         return result
+
+    def retrieval_effects_in(
+        self, cur: duckdb.DuckDBPyConnection, result: SearchResult, now: datetime
+    ) -> None:
+        """Apply a search's retrieval effects inside the caller's transaction.
+
+        Args:
+            cur: the writer's cursor (a turn's commit).
+            result: a search made with ``mutate=False``.
+            now: the access time.
+        """
+        if not result.hits:
+            return
+        hit_ids, miss_ids = retrieval_effect_ids(self.policy, result)
+        with self.scoring.lock:
+            self.scoring.record_retrieval(
+                hit_ids, miss_ids, now.timestamp(), retrieval_amounts(self.policy)
+            )
+        write_retrieval_effects(cur, self.policy, now, hit_ids, miss_ids)
 
     def get(self, memory_id: int) -> Memory | None:
         """One memory by id (deleted ones too)."""

@@ -99,7 +99,12 @@ class Gut:
         order = np.lexsort((keys, -mean))  # heaviest first, then lower id
         return keys[order], mean[order]
 
-    def _vectors_of(self, ids: Sequence[int]) -> list[Vector | None]:
+    def memory_vectors(self, ids: Sequence[int]) -> list[Vector | None]:
+        """Stored unit vectors of memories (cached by id), None where one has none.
+
+        The turn passes its retrieved memories' vectors to :meth:`measure` this way
+        rather than embedding their texts again.
+        """
         if self.memory.embedder.name != self._model:  # the embedding model changed
             self._vectors.clear()
             self._model = self.memory.embedder.name
@@ -134,7 +139,7 @@ class Gut:
             scanned = 0
             while scanned < len(keys) and len(chosen) < cap:  # skip memories with no vector
                 batch = keys[scanned : scanned + cap].tolist()
-                for vec, w in zip(self._vectors_of(batch), weights[scanned:], strict=False):
+                for vec, w in zip(self.memory_vectors(batch), weights[scanned:], strict=False):
                     if vec is not None and len(chosen) < cap:
                         chosen.append(vec)
                         chosen_w.append(float(w))

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.llm.base import ChatMessage, Role
+from engine.memory.search import SearchResult
 from engine.memory.service import MemoryService
 from engine.pipeline.identity import identity_candidates, identity_hook, roll
 from engine.pipeline.inclusions import Inclusion, inclusions_signal, record_inclusions
@@ -74,6 +75,8 @@ class AssembledContext:
     budgets: dict[str, int] = field(default_factory=dict)
     over_budget: list[str] = field(default_factory=list)
     """Sections whose mandatory part (system prompt, focus, immutable memories) overflowed."""
+    retrieval: SearchResult | None = None
+    """The related-memories search; its retrieval effects are the turn's to commit."""
 
 
 def normalized(text: str) -> str:
@@ -156,7 +159,7 @@ class ContextAssembler:
         recent, used["recent"] = self._recent(transcript, focus, budgets["recent"], dropped)
         if focus is not None and used["recent"] > budgets["recent"]:
             over.append("recent")
-        related = self._related(
+        related, retrieval = self._related(
             focus_text, budgets["related"], seen_ids, seen_text, inclusions, dropped
         )
         used["related"] = related.tokens if related.lines else 0
@@ -165,7 +168,7 @@ class ContextAssembler:
         messages += [related.message()] if related.lines else []
         messages += [report] if report is not None else []
         messages += recent
-        return AssembledContext(messages, inclusions, used, dropped, budgets, over)
+        return AssembledContext(messages, inclusions, used, dropped, budgets, over, retrieval)
 
     def _report(self, text: str, budget: int, dropped: list[Dropped]) -> ChatMessage | None:
         if not text.strip():
@@ -267,13 +270,15 @@ class ContextAssembler:
         seen_text: set[str],
         inclusions: list[Inclusion],
         dropped: list[Dropped],
-    ) -> BudgetedBlock:
+    ) -> tuple[BudgetedBlock, SearchResult | None]:
         block = BudgetedBlock(RELATED_HEADER, self.counter, budget)
         k = self.policy.context.related_k
         if self.memory is None or not focus_text.strip() or k == 0:
-            return block
+            return block, None
         rank = 0
-        for hit in self.memory.search(focus_text, k).hits:
+        # read-only here: the retrieval effects are committed with the turn
+        result = self.memory.search(focus_text, k, mutate=False, noise=True)
+        for hit in result.hits:
             key = normalized(hit.content)
             if hit.id in seen_ids or key in seen_text:
                 dropped.append(Dropped("related", "duplicate", 0, hit.id))
@@ -289,4 +294,4 @@ class ContextAssembler:
             inclusions.append(
                 Inclusion(hit.id, "related", rank, hit.score, explain, added, hit.kind, hit.content)
             )
-        return block
+        return block, result

@@ -123,6 +123,7 @@ class TurnRunner:
         pending = self.mind.queue.pending()
         if not pending:
             return None
+        t0 = time.perf_counter()
         transcript = recent_transcript(self.store.reader(), self.policy.context.transcript_turns)
         inputs = self.salience_inputs(transcript)
         attention = Attention(self.policy, inputs.novelty, inputs.relevance, inputs.charge)
@@ -132,7 +133,7 @@ class TurnRunner:
         self.bus.emit(attention.signal(decision, now, turn_id))
         if decision.winner is None or turn_id is None:
             return None
-        return self.run(decision, turn_id, inputs, transcript, cancel)
+        return self.run(decision, turn_id, inputs, transcript, cancel, attention_ms=_ms(t0))
 
     def _open_turn(self, decision: AttentionDecision, now: Any) -> int | None:
         winner = decision.winner
@@ -160,6 +161,8 @@ class TurnRunner:
         inputs: SalienceInputs,
         transcript: list[ChatMessage],
         cancel: threading.Event | None = None,
+        *,
+        attention_ms: float | None = None,
     ) -> TurnOutcome:
         """Run the stages of an opened turn and commit it.
 
@@ -169,9 +172,11 @@ class TurnRunner:
             inputs: this turn's salience inputs (the exit gate uses them too).
             transcript: the working transcript before the input, oldest first.
             cancel: set to stop early.
+            attention_ms: how long weighing the candidates and opening the turn took.
 
         Returns:
-            The outcome (the turn is committed, whatever its status).
+            The outcome (the turn is committed, whatever its status), with per-stage
+            timings including the commit's.
         """
         assert decision.winner is not None
         candidate = decision.winner.candidate
@@ -187,7 +192,7 @@ class TurnRunner:
                 candidate_id=candidate.id,
             )
         )
-        timings: dict[str, float] = {}
+        timings: dict[str, float] = {} if attention_ms is None else {"attention": attention_ms}
         assembled: AssembledContext | None = None
         reading: GutReading | None = None
         act = ActResult(output=None, stop_reason="error")
@@ -219,7 +224,12 @@ class TurnRunner:
             stage, t0 = "gut", time.perf_counter()
             gut = self.mind.gut
             if gut is not None:
-                seen = [i.content for i in assembled.inclusions] + [m.content for m in transcript]
+                included = assembled.inclusions
+                stored = gut.memory_vectors([i.memory_id for i in included])
+                seen: list[Any] = [
+                    v if v is not None else i.content for i, v in zip(included, stored, strict=True)
+                ]
+                seen += [m.content for m in transcript]
                 reading = self._bounded(stage, lambda: gut.measure([*seen, text]))
                 self.bus.emit(Gut.signal(reading, self.clock.now(), turn_id))
             timings["gut"] = _ms(t0)
@@ -243,11 +253,13 @@ class TurnRunner:
         products.record.update(
             build_record(decision, act, assembled, reading, timings, _ms(started))
         )
+        t0 = time.perf_counter()
         memory_ids = self.mind.committer.commit(products, self.clock.now())
         if self.memory is not None:
             if products.prepared is not None:
                 self.memory.index_prepared(memory_ids, products.prepared)
             after_reinforce(self.memory, products.reinforce)
+        commit_ms = _ms(t0)
         self.exchanges += 1
         self._maybe_flush(inputs)
         self.bus.emit(
@@ -269,7 +281,9 @@ class TurnRunner:
             and reading.charge >= self.policy.gut.signal_min_charge
         ):
             self.on_gut(reading, turn_id)
-        return build_outcome(turn_id, candidate.id, products, self.act.provider)
+        outcome = build_outcome(turn_id, candidate.id, products, self.act.provider)
+        outcome.timings_ms = {**timings, "commit": commit_ms}
+        return outcome
 
     def _maybe_flush(self, inputs: SalienceInputs) -> None:
         scratch = self.mind.scratch

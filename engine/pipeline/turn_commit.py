@@ -17,6 +17,7 @@ import duckdb
 
 from engine.clock import to_naive_utc
 from engine.costs import CostLedger
+from engine.memory.search import SearchResult
 from engine.memory.service import MemoryService, PreparedMemories
 from engine.mind.gate_effects import reinforce_in
 from engine.mind.gut import Gut, GutReading
@@ -52,6 +53,8 @@ class TurnProducts:
     gut: GutReading | None = None
     buffered: list[Buffered] = field(default_factory=list)
     reinforce: list[int] = field(default_factory=list)
+    retrieval: SearchResult | None = None
+    """The context's related-memories search: its retrieval effects commit here."""
 
 
 @dataclass
@@ -95,6 +98,8 @@ class TurnCommitter:
         if self.memory is not None:
             if p.prepared is not None:
                 memory_ids = self.memory.insert_prepared(cur, p.prepared)
+            if p.retrieval is not None:
+                self.memory.retrieval_effects_in(cur, p.retrieval, now)
             record_inclusions(cur, p.turn_id, p.inclusions, now, self.memory)
             exit_policy = self.policy.gates.exit
             reinforce_in(

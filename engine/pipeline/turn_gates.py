@@ -119,6 +119,7 @@ def gate_turn(
         channel_id=c.channel_id,
         prepared=prepared,
         inclusions=assembled.inclusions if assembled is not None else [],
+        retrieval=assembled.retrieval if assembled is not None else None,
         gut=reading,
         buffered=buffered,
         reinforce=reinforce,

@@ -34,6 +34,8 @@ class TurnOutcome:
     attention: dict[str, Any] = field(default_factory=dict)
     gut: dict[str, Any] | None = None
     error: str | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    """Per stage: attention, context, gut, act, gates (as recorded) and commit."""
 
 
 def attention_record(decision: AttentionDecision) -> dict[str, Any]:

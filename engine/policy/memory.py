@@ -157,6 +157,8 @@ class EmbeddingSection(Section):
     """Memory kind -> the prefix put in front of its text when embedding."""
     reembed_batch: int = Field(gt=0)
     """Memories re-embedded per background batch after a change of embedding model."""
+    cache_entries: int = Field(ge=0)
+    """Recently embedded texts whose vectors are kept in memory (0 = no cache)."""
 
 
 class IndexSection(Section):

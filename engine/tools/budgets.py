@@ -46,12 +46,17 @@ class BudgetLedger:
             "AND counts_as_message",
             [since],
         )
-        tokens = scalar(
-            cur,
-            "SELECT coalesce(sum(tokens_in + tokens_out), 0) FROM llm_calls WHERE ts >= ?",
-            [since],
+        return {"actions": int(actions), "messages": int(messages), "tokens": self.tokens_used()}
+
+    def tokens_used(self) -> int:
+        """LLM tokens (in + out) spent in the last hour."""
+        return int(
+            scalar(
+                self._store.reader(),
+                "SELECT coalesce(sum(tokens_in + tokens_out), 0) FROM llm_calls WHERE ts >= ?",
+                [self._since(3600)],
+            )
         )
-        return {"actions": int(actions), "messages": int(messages), "tokens": int(tokens)}
 
     def tool_usage(self, tool: str, seconds: float) -> int:
         """Calls of one tool that spent budget in the last ``seconds``."""
@@ -101,7 +106,7 @@ class BudgetLedger:
 
     def tokens_exhausted(self) -> str | None:
         """Return why no more LLM calls may run this hour, or None."""
-        used = self.usage()["tokens"]
+        used = self.tokens_used()  # before every model call: only the query it needs
         if used >= self.limits.tokens_per_hour:
             return f"budget exhausted: tokens_per_hour {used}/{self.limits.tokens_per_hour}"
         return None

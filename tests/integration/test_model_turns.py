@@ -64,16 +64,24 @@ def test_chat_once_cli_with_the_embedded_model(
     from tests.helpers import run_cli
 
     gguf = embedded_model_path(Path(request.config.cache.mkdir("cephalon-embedded-model")))
+    env = {"CEPHALON_MODEL": str(gguf)}
+    added = run_cli("memory", "add", "The operator's favourite colour is teal.", env=env)
+    assert added.code == 0, added.stderr
     result = run_cli(
-        "chat",
-        "--once",
-        "Say hello in five words.",
-        "--json",
-        env={"CEPHALON_MODEL": str(gguf)},
-        timeout=600,
+        "chat", "--once", "What is my favourite colour?", "--json", env=env, timeout=600
     )
     assert result.code == 0, result.stderr
     payload = json.loads(result.stdout)
     assert payload["provider"] == "local" and payload["reply"]
     assert payload["tokens_in"] > 0 and payload["tokens_out"] > 0
     assert payload["latency_ms"] > 0 and payload["turn_id"] == 1
+    # the whole pipeline ran: attention weighed the message, context retrieved the memory
+    attention = payload["attention"]
+    winner = [c for c in attention["candidates"] if c["winner"]]
+    assert len(winner) == 1 and winner[0]["text"] == "What is my favourite colour?"
+    assert set(winner[0]["parts"]) >= {"novelty", "relevance", "charge", "urgency"}
+    assert "[COGNITIVE STATE]" in attention["report"]
+    retrieved = [c for c in payload["context"] if "teal" in c["content"]]
+    assert retrieved and retrieved[0]["score"] is not None and retrieved[0]["explain"]
+    assert payload["gut"] is not None and payload["gut"]["model"]
+    assert set(payload["timings_ms"]) >= {"attention", "context", "gut", "act", "commit"}

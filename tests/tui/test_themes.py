@@ -72,3 +72,14 @@ async def test_each_theme_renders_in_truecolor_256_and_16_colours(
         plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", sixteen)
         for title in ("Chat", "Attention", "Gut", "Cognitive state", "Tool calls", "Context"):
             assert title in plain
+
+
+def test_an_unknown_theme_on_the_command_line_is_a_one_line_error(isolated_home: Path) -> None:
+    from tests.helpers import run_cli
+
+    result = run_cli("--theme", "no-such-theme")
+    assert result.code == 2
+    assert result.stderr.strip().splitlines() == [
+        "cephalon: error: unknown theme 'no-such-theme'; the themes are: "
+        "cephalon-contrast, cephalon-dark, cephalon-light"
+    ]

@@ -182,3 +182,53 @@ def test_vectors_are_stored_as_f16(service: MemoryService) -> None:
     assert len(blob) == 384 * 2
     vector = np.frombuffer(blob, dtype="<f2").astype(np.float32)
     assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-2
+
+
+def test_deferred_retrieval_effects_apply_in_the_callers_transaction(
+    service: MemoryService, clock: FrozenClock
+) -> None:
+    """A turn searches read-only and commits the effects with the turn itself."""
+    service.add([NewMemory(kind="fact", content=t) for t in FACTS])
+    result = service.search("cat radiator", 5, mutate=False, noise=True)
+    top = result.hits[0].id
+    before = service.get(top)
+    assert before is not None and before.access_timestamps == []  # nothing written yet
+
+    def fail_after_effects(cur: object) -> None:
+        service.retrieval_effects_in(cur, result, clock.now())  # type: ignore[arg-type]
+        raise RuntimeError("the turn's commit failed")
+
+    with pytest.raises(RuntimeError):
+        service.store.write(fail_after_effects)
+    rolled_back = service.get(top)
+    assert rolled_back is not None and rolled_back.access_timestamps == []
+    service.store.write(lambda cur: service.retrieval_effects_in(cur, result, clock.now()))
+    after = service.get(top)
+    assert after is not None and after.alpha == pytest.approx(1.1)
+    assert after.access_timestamps == [clock.now().timestamp()]
+
+
+def test_a_text_is_embedded_once_while_it_stays_in_the_cache(service: MemoryService) -> None:
+    cache = service.embed_cache
+    first = service.embed_texts(["the cat sleeps on the radiator", "tea at noon"])
+    assert (cache.misses, cache.hits) == (2, 0)
+    again = service.embed_texts(["tea at noon", "the cat sleeps on the radiator", "tea at noon"])
+    assert cache.hits == 3 and cache.misses == 2  # three lookups, no new embedding
+    assert np.array_equal(again[1], first[0]) and np.array_equal(again[0], first[1])
+    assert np.array_equal(again[0], again[2])
+
+
+def test_the_embedding_cache_evicts_the_least_recently_used() -> None:
+    from engine.memory.embed_cache import EmbeddingCache
+
+    cache = EmbeddingCache(capacity=2)
+    one, two, three = (np.full(4, v, dtype=np.float32) for v in (1, 2, 3))
+    cache.put("m", "a", one)
+    cache.put("m", "b", two)
+    assert cache.get("m", "a") is not None  # "a" is now the most recent
+    cache.put("m", "c", three)
+    assert cache.get("m", "b") is None and len(cache) == 2
+    assert cache.get("other-model", "a") is None  # keyed by model too
+    kept = cache.get("m", "a")
+    assert kept is not None and not kept.flags.writeable
+    assert EmbeddingCache(0).get("m", "a") is None

@@ -100,3 +100,27 @@ def test_a_stage_past_its_timeout_fails_the_turn_not_the_engine(
         assert outcome.error is not None and "took longer than" in outcome.error
         row = engine.store.reader().execute("SELECT status FROM turns").fetchall()
         assert row == [("failed",)]
+
+
+def test_a_turn_commits_its_retrieval_effects_and_reports_every_stage_time(
+    isolated_home: Path,
+) -> None:
+    from engine.memory.records import NewMemory
+
+    with _engine(load_policy().policy, [{"type": "message", "content": "Biscuit."}]) as engine:
+        assert engine.memory is not None
+        ids = engine.memory.add(
+            [
+                NewMemory(kind="fact", content="The operator's cat is named Biscuit."),
+                NewMemory(kind="fact", content="The garden shed key is under the blue pot."),
+            ]
+        )
+        outcome = engine.run_turn("What is my cat named?")
+        related = [c["id"] for c in outcome.context if c["section"] == "related"]
+        assert ids[0] in related
+        cat = engine.memory.get(ids[0])
+        assert cat is not None and cat.alpha > 1.0 and cat.access_timestamps
+        turn = get_turn(engine.store.reader(), outcome.turn_id)
+        assert turn["status"] == "committed"
+        assert set(outcome.timings_ms) == {"attention", "context", "gut", "act", "gates", "commit"}
+        assert all(ms >= 0 for ms in outcome.timings_ms.values())
