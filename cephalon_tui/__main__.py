@@ -1,3 +1,3 @@
-from cephalon_tui.cli import main
+from cephalon_tui.entry import main
 
 main()

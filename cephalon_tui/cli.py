@@ -68,7 +68,7 @@ def root(
     if ctx.invoked_subcommand is None:
         from cephalon_tui.main_job import run_main_job
 
-        raise typer.Exit(run_main_job(state, ctx, theme))
+        raise typer.Exit(run_main_job(state, theme=theme))
 
 
 def main() -> None:

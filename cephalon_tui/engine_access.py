@@ -6,15 +6,16 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from cephalon_tui.state import CliState
 from engine.config import Settings
-from engine.factory import build_memory
 from engine.logs import configure_file_logging
-from engine.memory.service import MemoryService
-from engine.store import Store
+
+if TYPE_CHECKING:  # the console's start imports this module: keep the memory stack lazy
+    from engine.memory.service import MemoryService
 
 
 def configure_cli_logging(settings: Settings) -> None:
@@ -71,6 +72,9 @@ def open_memory(state: CliState, *, read_only: bool = False) -> Iterator[MemoryS
     Yields:
         The opened memory service.
     """
+    from engine.factory import build_memory
+    from engine.store import Store
+
     settings = state.settings
     if read_only:
         settings.data_dir.ensure_readable()

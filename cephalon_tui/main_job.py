@@ -5,16 +5,12 @@ from __future__ import annotations
 import os
 import sys
 
-import typer
-
 from cephalon_tui.state import CliState
 
 THEME_ENV = "CEPHALON_THEME"
 
 
-def run_main_job(
-    state: CliState, ctx: typer.Context | None = None, theme: str | None = None
-) -> int:
+def run_main_job(state: CliState, *, interactive: bool = True, theme: str | None = None) -> int:
     """Open the Textual console on a terminal; print the data dir's state otherwise.
 
     On a terminal the console's first frame comes before the engine exists: the
@@ -28,7 +24,8 @@ def run_main_job(
 
     Args:
         state: the CLI state (``--home``).
-        ctx: the typer context (None: never start the console).
+        interactive: may open the console when stdin and stdout are terminals
+            (False: always the report).
         theme: a theme name (default: ``$CEPHALON_THEME``, else ``cephalon-dark``).
 
     Returns:
@@ -45,13 +42,16 @@ def run_main_job(
         from cephalon_tui.themes import load_themes, resolve_theme_name
 
         resolve_theme_name(theme, load_themes())
-    on_terminal = ctx is not None and sys.stdin.isatty() and sys.stdout.isatty()
-    if on_terminal:
+    on_terminal = interactive and sys.stdin.isatty() and sys.stdout.isatty()
+    data_dir = settings.data_dir
+    daemon_may_run = data_dir.pid_path.exists() or data_dir.socket_path.exists()
+    if on_terminal and daemon_may_run:
         from cephalon_tui.backend_access import offer_attach
         from cephalon_tui.commands.attach import open_console
 
         if offer_attach(state, lambda backend: open_console(backend, theme)):
             return 0
+    if on_terminal:
         from cephalon_tui.app import CephalonApp
         from cephalon_tui.engine_access import configure_cli_logging
         from cephalon_tui.engine_boot import local_connect

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,10 @@ if TYPE_CHECKING:
     from engine.memory.search import SearchResult
 
 log = structlog.get_logger("cephalon.memory")
+
+
+InclusionDetail = tuple[str, int, float | None, str]
+"""(section, rank, score, explanation JSON) of one logged inclusion."""
 
 
 def retrieval_effect_ids(policy: Policy, result: SearchResult) -> tuple[list[int], list[int]]:
@@ -154,6 +159,7 @@ def record_inclusions(
     items: list[tuple[int, int]],
     now: datetime,
     tau_seconds: float,
+    details: Sequence[InclusionDetail] | None = None,
 ) -> int:
     """Log memories that went into a context and update their access statistics.
 
@@ -167,6 +173,9 @@ def record_inclusions(
         items: (memory id, tokens) pairs, in context order.
         now: naive-UTC inclusion time.
         tau_seconds: decay time constant.
+        details: per item, its (section, rank, score, explanation JSON) when the caller
+            knows them (a turn's assembled context); else rows are logged as
+            ``context_log`` in item order with no score.
 
     Returns:
         How many inclusions were recorded.
@@ -174,14 +183,21 @@ def record_inclusions(
     if not items:
         return 0
     ids = [memory_id for memory_id, _ in items]
+    if details is None:
+        details = [
+            ("context_log", rank, None, json.dumps({"context_id": context_id, "tokens": t}))
+            for rank, (_, t) in enumerate(items, start=1)
+        ]
     cur.execute(
         "INSERT INTO context_inclusions (turn_id, memory_id, section, rank, score, explain, ts) "
-        "SELECT $1, unnest($2), 'context_log', unnest($3), NULL, unnest($4), $5",
+        "SELECT $1, unnest($2), unnest($3), unnest($4), unnest($5), unnest($6), $7",
         [
             turn_id,
             ids,
-            list(range(1, len(ids) + 1)),
-            [json.dumps({"context_id": context_id, "tokens": t}) for _, t in items],
+            [d[0] for d in details],
+            [d[1] for d in details],
+            [d[2] for d in details],
+            [d[3] for d in details],
             now,
         ],
     )

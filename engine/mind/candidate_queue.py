@@ -169,28 +169,33 @@ class CandidateQueue:
                 "salience = ?, parts = ? WHERE id = ?",
                 [turn_id, stamp, w.salience, _parts(w), w.candidate.id],
             )
-        for c in decision.queued:
-            scored = salience.get(c.id)
+        queued = [(c, salience.get(c.id)) for c in decision.queued]
+        if queued:  # one statement for every loser that stays queued
             cur.execute(
-                "UPDATE candidates SET urgency = ?, waited = ?, salience = ?, parts = ? "
-                "WHERE id = ? AND status = 'pending'",
+                "UPDATE candidates AS c SET urgency = u.urgency, waited = u.waited, "
+                "salience = u.salience, parts = u.parts FROM (SELECT unnest($1) AS id, "
+                "unnest($2) AS urgency, unnest($3) AS waited, unnest($4) AS salience, "
+                "unnest($5) AS parts) AS u WHERE c.id = u.id AND c.status = 'pending'",
                 [
-                    c.urgency,
-                    c.waited,
-                    decision.rescored.get(c.id, scored.salience if scored else None),
-                    _parts(scored) if scored else None,
-                    c.id,
+                    [c.id for c, _ in queued],
+                    [float(c.urgency) for c, _ in queued],
+                    [int(c.waited) for c, _ in queued],
+                    [decision.rescored.get(c.id, s.salience if s else None) for c, s in queued],
+                    [_parts(s) if s else None for _, s in queued],
                 ],
             )
-        for d in decision.dropped:
+        dropped = decision.dropped
+        if dropped:
             cur.execute(
-                "UPDATE candidates SET status = 'dropped', decided_at = ?, salience = ?, "
-                "parts = ? WHERE id = ? AND status = 'pending'",
+                "UPDATE candidates AS c SET status = 'dropped', decided_at = $1, "
+                "salience = u.salience, parts = u.parts FROM (SELECT unnest($2) AS id, "
+                "unnest($3) AS salience, unnest($4) AS parts) AS u "
+                "WHERE c.id = u.id AND c.status = 'pending'",
                 [
                     stamp,
-                    decision.rescored.get(d.candidate.id, d.salience),
-                    _parts(d),
-                    d.candidate.id,
+                    [d.candidate.id for d in dropped],
+                    [decision.rescored.get(d.candidate.id, d.salience) for d in dropped],
+                    [_parts(d) for d in dropped],
                 ],
             )
 

@@ -91,6 +91,7 @@ class SalienceInputs:
         self.goals = active_goals(memory, transcript, policy) if policy is not None else []
         self._cache: OrderedDict[str, Vector] = OrderedDict()
         self._goal_matrix: Vector | None = None
+        self._nearest: dict[str, tuple[int | None, float]] = {}
 
     def prime(self, texts: Sequence[str]) -> None:
         """Embed texts not yet cached in one batch (one embedder call instead of many).
@@ -115,7 +116,17 @@ class SalienceInputs:
         return self._cache[text]
 
     def nearest(self, text: str) -> tuple[int | None, float]:
-        """The nearest stored memory to a text and its cosine similarity (None, 0 if none)."""
+        """The nearest stored memory to a text and its cosine similarity (None, 0 if none).
+
+        Remembered for the turn: attention and the exit gate ask about the same input,
+        and nothing is minted between them (memories are written at the commit).
+        """
+        found = self._nearest.get(text)
+        if found is None:
+            found = self._nearest[text] = self._search_nearest(text)
+        return found
+
+    def _search_nearest(self, text: str) -> tuple[int | None, float]:
         vec = self.embed(text)
         if self.memory is None or vec is None or not len(self.memory.vectors):
             return None, 0.0

@@ -79,9 +79,9 @@ def record_inclusions(
 
     Runs inside the caller's transaction (the turn commit). The access update is
     :func:`engine.memory.retrieval_effects.record_inclusions` (decayed inclusion
-    count, ``last_included_at``, an access time), whose generic rows are then given
-    their section, rank, score and explanation. The scoring cache gets the access
-    at once, as :meth:`MemoryService.log_inclusions` does.
+    count, ``last_included_at``, an access time), each row logged with its section,
+    rank, score and explanation. The scoring cache gets the access at once, as
+    :meth:`MemoryService.log_inclusions` does.
 
     Args:
         cur: the writer's cursor.
@@ -99,27 +99,15 @@ def record_inclusions(
     tau = memory.policy.compaction.access.tau_days * 86400
     context_id = f"turn:{turn_id}:assembled"
     items = [(i.memory_id, i.tokens) for i in inclusions]
-    count = log_access(cur, turn_id, context_id, items, now, tau)
-    cur.execute(
-        "UPDATE context_inclusions AS ci SET section = u.section, rank = u.section_rank, "
-        "score = u.score, explain = u.explain FROM (SELECT unnest($1) AS pos, "
-        "unnest($2) AS section, unnest($3) AS section_rank, unnest($4) AS score, "
-        "unnest($5) AS explain) AS u WHERE ci.turn_id IS NOT DISTINCT FROM $6 AND ci.ts = $7 "
-        "AND ci.section = 'context_log' AND ci.rank = u.pos "
-        "AND json_extract_string(ci.explain, '$.context_id') = $8",
-        [
-            list(range(1, len(inclusions) + 1)),
-            [i.section for i in inclusions],
-            [i.rank for i in inclusions],
-            [float(i.score) for i in inclusions],
-            [
-                json.dumps({**i.explain, "tokens": i.tokens, "context_id": context_id}, default=str)
-                for i in inclusions
-            ],
-            turn_id,
-            now,
-            context_id,
-        ],
-    )
+    details = [
+        (
+            i.section,
+            i.rank,
+            float(i.score),
+            json.dumps({**i.explain, "tokens": i.tokens, "context_id": context_id}, default=str),
+        )
+        for i in inclusions
+    ]
+    count = log_access(cur, turn_id, context_id, items, now, tau, details)
     memory.scoring.record_access([i.memory_id for i in inclusions], epoch_us(now) / 10**6)
     return count
