@@ -96,21 +96,34 @@ def identity_candidates(store: Store, policy: IdentitySection) -> list[IdentityC
     cols = "id, kind, content, depth_weight_alpha, depth_weight_beta, immutable, pinned"
     mean = "depth_weight_alpha / (depth_weight_alpha + depth_weight_beta)"
     cur = store.reader()
-    rows = cur.execute(
-        f"SELECT {cols} FROM memories WHERE NOT deleted AND immutable ORDER BY id"
-    ).fetchall()
-    if policy.top_n:
-        rows += cur.execute(
-            f"SELECT {cols} FROM memories WHERE NOT deleted AND NOT immutable "
-            f"AND (pinned OR list_contains(?, kind)) ORDER BY pinned DESC, {mean} DESC, id DESC "
-            "LIMIT ?",
-            [list(policy.kinds), policy.top_n],
+    # choose by narrow columns first; the (long) contents only for the chosen few
+    ids = [
+        int(r[0])
+        for r in cur.execute(
+            "SELECT id FROM memories WHERE NOT deleted AND immutable ORDER BY id"
         ).fetchall()
+    ]
+    if policy.top_n:
+        ids += [
+            int(r[0])
+            for r in cur.execute(
+                f"SELECT id FROM memories WHERE NOT deleted AND NOT immutable "
+                f"AND (pinned OR list_contains(?, kind)) ORDER BY pinned DESC, {mean} DESC, "
+                "id DESC LIMIT ?",
+                [list(policy.kinds), policy.top_n],
+            ).fetchall()
+        ]
+    if not ids:
+        return []
+    rows = {
+        int(r[0]): r
+        for r in cur.execute(f"SELECT {cols} FROM memories WHERE id = ANY(?)", [ids]).fetchall()
+    }
     return [
         IdentityCandidate(
             int(r[0]), str(r[1]), str(r[2]), float(r[3]), float(r[4]), bool(r[5]), bool(r[6])
         )
-        for r in rows
+        for r in (rows[i] for i in ids)
     ]
 
 

@@ -141,3 +141,26 @@ def test_memories_without_a_vector_are_skipped(service: MemoryService) -> None:
     centroid = gut.subconscious_centroid()
     (space,) = service.embed_texts([SPACE])
     assert centroid is not None and float(centroid @ space) == pytest.approx(1.0, abs=1e-2)
+
+
+def test_the_centroid_takes_the_heaviest_vectored_memories_past_a_top_without_vectors(
+    service: MemoryService,
+) -> None:
+    """The heaviest memories have no vector: the gut takes the heaviest ones that do."""
+    traces = service.add(
+        [NewMemory(kind="think", content=f"trace {i}", embed=False) for i in range(6)]
+    )
+    texts = [f"note {i} about topic {i % 4} and more" for i in range(20)]
+    notes = service.add([NewMemory(kind="message", content=t) for t in texts])
+    for memory_id in traces:  # the six heaviest have no vector
+        set_weight(service, memory_id, 60.0, 1.0)
+    for rank, memory_id in enumerate(notes):  # then notes, heaviest first in id order
+        set_weight(service, memory_id, 40.0 - rank, 2.0)
+    gut = Gut(service, POLICY.gut.model_copy(update={"max_memories": 2}))
+    centroid = gut.subconscious_centroid()
+    vectors = service.embed_texts(texts[:2])
+    weights = np.array([40 / 42, 39 / 41])
+    expected = (vectors.astype(np.float64) * weights[:, None]).sum(axis=0) / weights.sum()
+    expected /= np.linalg.norm(expected)
+    assert centroid is not None and float(centroid @ expected) == pytest.approx(1.0, abs=1e-3)
+
