@@ -169,7 +169,10 @@ class ControlChannel:
             observers = list(self._observers)
         reason = reason or self._gone_reason
         for future in pending.values():
-            future.set_exception(self._refusal or DaemonGoneError(f"{reason} ({self.path.parent})"))
+            if not future.done():  # a refusal may already have answered it
+                future.set_exception(
+                    self._refusal or DaemonGoneError(f"{reason} ({self.path.parent})")
+                )
         if not was_closed:
             lost = EngineState(ts=_now(), state="disconnected", detail=reason)
             for observer in observers:
