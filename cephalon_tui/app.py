@@ -11,6 +11,7 @@ typed meanwhile are queued and sent once the engine is ready.
 from __future__ import annotations
 
 import gc
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -23,7 +24,17 @@ from textual.message import Message
 from cephalon_tui.app_actions import ConsoleActions
 from cephalon_tui.backend_runner import BackendAnswer, BackendRunner
 from cephalon_tui.bridge import SignalBridge
-from cephalon_tui.console_model import CHAT, JOBS, STATUS, ConsoleModel
+from cephalon_tui.console_model import (
+    ATTENTION,
+    CHAT,
+    CONTEXT,
+    GUT,
+    JOBS,
+    STATE,
+    STATUS,
+    TOOLS,
+    ConsoleModel,
+)
 from cephalon_tui.console_rows import ChatEntry
 from cephalon_tui.engine_boot import Connect
 from cephalon_tui.screens.main import MainScreen
@@ -33,6 +44,9 @@ from cephalon_tui.widgets.prompt import PromptInput
 from cephalon_tui.widgets.tool_log import ToolLog
 from engine.backend import ConsoleBackend
 from engine.signals import EngineState
+
+PANEL_MIN_SECONDS = {ATTENTION: 0.5, GUT: 0.5, TOOLS: 0.5, CONTEXT: 0.5, STATE: 0.5}
+"""Least seconds between redraws of the costlier panels (chat and status: every tick)."""
 
 
 def freeze_startup_objects() -> None:
@@ -115,6 +129,8 @@ class CephalonApp(ConsoleActions):
         self._closing = False
         self._status_busy = False
         self.main = MainScreen(self.model, show_timings)
+        self._deferred: set[str] = set()
+        self._drawn_at: dict[str, float] = {}
         self.redraws: Counter[str] = Counter()
         """How often each panel was redrawn for signals (tests, the benchmark)."""
 
@@ -184,15 +200,32 @@ class CephalonApp(ConsoleActions):
 
     # -------------------------------------------------------- signals, calls ---
     def drain_signals(self) -> None:
-        """Fold queued signals into the model and redraw what changed (the timer)."""
+        """Fold queued signals into the model and redraw what changed (the timer).
+
+        Chat and status redraw on every tick that changed them; the costlier panels
+        (tables, the plot) at most every :data:`PANEL_MIN_SECONDS`, so a flood of
+        signals cannot keep the UI thread from the keyboard.
+        """
         signals = self.bridge.drain()
-        if not signals:
+        if not signals and not self._deferred:
             return
-        dirty = self.model.apply_all(signals)
+        dirty = self._deferred | (self.model.apply_all(signals) if signals else set())
+        now = time.monotonic()
+        due = {p for p in dirty if now - self._drawn_at.get(p, -1e9) >= PANEL_MIN_SECONDS.get(p, 0)}
+        self._deferred = dirty - due
+        if not due:
+            return
+        self._drawn_at.update(dict.fromkeys(due, now))
+        dirty = due
         self.redraws.update(dirty)
         self.main.show(dirty)
         if JOBS in dirty and hasattr(self.screen, "show_live_jobs"):
             self.screen.show_live_jobs(self.model)
+
+    @property
+    def panels_waiting(self) -> bool:
+        """True while a changed panel waits for its next allowed redraw."""
+        return bool(self._deferred)
 
     def on_backend_answer(self, answer: BackendAnswer) -> None:
         answer.done(answer.result, answer.error)

@@ -252,3 +252,35 @@ async def test_panels_redraw_at_the_refresh_rate_whatever_the_signal_rate(
         redraws = app.redraws["chat"] - before
         assert app.model.chat[-1].text == "".join(words)  # coalesced, nothing lost
         assert 1 <= redraws <= elapsed * 8 + 3, (redraws, elapsed)
+
+
+async def test_costly_panels_are_paced_but_catch_up(
+    make_app: Callable[..., CephalonApp], engine: Engine, clock: FrozenClock
+) -> None:
+    """Under a flood of tool signals the tool log redraws at most every
+    PANEL_MIN_SECONDS, and the last state is on screen once the flood stops."""
+    from cephalon_tui.app import PANEL_MIN_SECONDS
+    from engine.signals import ToolCallStarted
+
+    app = make_app(refresh_hz=20)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.3)
+        before = app.redraws["tools"]
+        started = time.monotonic()
+        for call_id in range(1, 61):  # 60 calls over ~1.5 s
+            engine.bus.emit(
+                ToolCallStarted(
+                    ts=clock.now(),
+                    turn_id=7,
+                    call_id=call_id,
+                    tool="clock.now",
+                    scope="read",
+                    args={},
+                )
+            )
+            await pilot.pause(0.025)
+        elapsed = time.monotonic() - started
+        await wait_until(pilot, lambda: not app.panels_waiting)
+        redraws = app.redraws["tools"] - before
+        assert 1 <= redraws <= elapsed / PANEL_MIN_SECONDS["tools"] + 2, (redraws, elapsed)
+        assert app.main.tools.row_count == 60

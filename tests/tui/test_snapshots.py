@@ -28,6 +28,7 @@ async def _one_turn(pilot: Pilot[Any]) -> CephalonApp:
     await wait_until(pilot, lambda: app.model.status.get("turns") == 1)
     await wait_until(pilot, lambda: app.main.tools.row_count == 2)
     await wait_until(pilot, lambda: app.bridge.pending == 0)
+    await wait_until(pilot, lambda: not app.panels_waiting)
     await pilot.pause(0.3)
     return app
 
