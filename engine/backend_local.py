@@ -50,10 +50,12 @@ class LocalBackend:
         cur = engine.store.reader()
         now = engine.clock.now()
         costs = engine.ledger
+        # decode speed of the last calls: tokens after the first over the time after it
+        # (the first token's wait holds prefill and, cold, the model load)
         rate = cur.execute(
-            "SELECT coalesce(sum(tokens_out), 0), coalesce(sum(latency_ms), 0) FROM "
-            "(SELECT tokens_out, latency_ms FROM llm_calls WHERE latency_ms > 0 "
-            "ORDER BY id DESC LIMIT 5)"
+            "SELECT coalesce(sum(tokens_out), 0), coalesce(sum(decode_ms), 0) FROM "
+            "(SELECT tokens_out, latency_ms - coalesce(ttft_ms, 0) AS decode_ms FROM llm_calls "
+            "WHERE latency_ms > coalesce(ttft_ms, 0) AND tokens_out > 0 ORDER BY id DESC LIMIT 5)"
         ).fetchall()[0]
         unlocks = engine.runtime.permissions.active_unlocks()
         last = cur.execute("SELECT provider, model FROM llm_calls ORDER BY id DESC LIMIT 1")

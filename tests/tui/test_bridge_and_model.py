@@ -171,3 +171,21 @@ def test_model_attention_tracks_how_each_candidate_moved() -> None:
     assert model.attention[0].candidate.winner
     change = model.attention[1].change
     assert change is not None and abs(change + 0.1) < 1e-9
+
+
+def test_status_tokens_per_second_is_the_decode_rate(backend: LocalBackend, engine: Engine) -> None:
+    """tokens/s leaves out the wait for the first token (prefill, a cold model load)."""
+    assert backend.status()["tokens_per_s"] is None  # no call yet
+    rows = [  # (tokens_out, latency_ms, ttft_ms): a cold call, then a warm one
+        (50, 42_000.0, 40_000.0),
+        (30, 1_500.0, 300.0),
+    ]
+    engine.store.write(
+        lambda cur: cur.executemany(
+            "INSERT INTO llm_calls (id, ts, provider, model, status, tokens_out, latency_ms, "
+            "ttft_ms) VALUES (?, now(), 'local', 'm', 'ok', ?, ?, ?)",
+            [[900 + i, *row] for i, row in enumerate(rows)],
+        )
+    )
+    # (50 + 30) tokens over (2,000 + 1,200) ms of decoding
+    assert backend.status()["tokens_per_s"] == 25.0
