@@ -70,7 +70,8 @@ class ConsoleBackend(Protocol):
         Returns:
             ``{"state", "provider", "model", "queue_depth", "memory_count",
             "tokens_per_s", "cost_session_usd", "cost_24h_usd", "unlocked_until",
-            "turns", "model_ready"}``.
+            "turns", "model_ready", "model_state"}`` (``model_state``: assembling,
+            loading, ready or "failed: why", for a model that loads in the background).
         """
         ...
 

@@ -66,7 +66,7 @@ class LocalBackend:
             "state": engine.state,
             "provider": provider,
             "model": model,
-            "model_ready": True,
+            **_model_readiness(primary),
             "queue_depth": int(
                 scalar(cur, "SELECT count(*) FROM candidates WHERE status = 'pending'")
             ),
@@ -145,3 +145,20 @@ class LocalBackend:
         if self.engine.memory is None:
             raise CephalonError("this engine runs without memory")
         return self.engine.memory
+
+
+def _model_readiness(provider: object) -> dict[str, Any]:
+    """``model_ready`` and ``model_state`` of a provider that loads in the background
+    (the embedded model: assembling, loading, ready, failed); others are always ready."""
+    status = getattr(provider, "status", None)
+    if not callable(status):
+        return {"model_ready": True, "model_state": "ready"}
+    current = status()
+    state = str(getattr(current, "state", "ready"))
+    error = getattr(current, "error", None)
+    progress = getattr(current, "progress", None)
+    if state == "failed" and error:
+        state = f"failed: {error}"
+    elif state == "assembling" and progress is not None:
+        state = f"assembling {progress:.0%}"
+    return {"model_ready": state == "ready", "model_state": state}

@@ -73,7 +73,11 @@ class StatusBar(Static):
             provider = escape(f"{status.get('provider', '?')}/{status.get('model', '?')}")
             parts.append(provider)
             if status.get("model_ready") is False:
-                parts.append("[$accent]model loading…[/]")
+                model_state = str(status.get("model_state") or "loading")
+                if model_state.startswith("failed"):
+                    parts.append(f"[$error]model {escape(model_state)}[/]")
+                else:
+                    parts.append(f"[$accent]model {escape(model_state)}…[/]")
             rate = status.get("tokens_per_s")
             if show_timings:
                 parts.append(f"{rate:.1f} tok/s" if isinstance(rate, int | float) else "— tok/s")

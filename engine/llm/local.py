@@ -74,6 +74,8 @@ class LocalModelStatus(BaseModel):
     error: str | None = None
     assemble_s: float | None = None
     load_s: float | None = None
+    progress: float | None = None
+    """Fraction of the GGUF assembled (while ``assembling``)."""
 
 
 class LocalProvider:
@@ -261,7 +263,7 @@ class LocalProvider:
                 assert self._model_dir is not None
                 self._set_status(state=LoadState.ASSEMBLING)
                 started = time.monotonic()
-                path = ensure_embedded_model(self._model_dir, self._on_progress)
+                path = ensure_embedded_model(self._model_dir, self._assembly_progress)
                 self._set_status(assemble_s=time.monotonic() - started)
             self._set_status(state=LoadState.LOADING, model_path=str(path))
             started = time.monotonic()
@@ -281,6 +283,11 @@ class LocalProvider:
                     update={"state": LoadState.READY, "load_s": load_s}
                 )
         self._ready.set()
+
+    def _assembly_progress(self, done: int, total: int) -> None:
+        self._set_status(progress=done / total if total else None)
+        if self._on_progress is not None:
+            self._on_progress(done, total)
 
     def _set_status(self, **changes: Any) -> None:
         with self._state_lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 from cephalon_tui.bridge import SignalBridge, coalesce
 from cephalon_tui.console_model import (
@@ -15,6 +16,7 @@ from cephalon_tui.console_model import (
     ConsoleModel,
 )
 from engine.backend_local import LocalBackend
+from engine.config import load_settings
 from engine.engine import Engine
 from engine.signals import (
     AttentionCandidates,
@@ -29,6 +31,7 @@ from engine.signals import (
     TurnCommitted,
     TurnStarted,
 )
+from tests.tui.conftest import POLICY
 
 TS = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
@@ -189,3 +192,17 @@ def test_status_tokens_per_second_is_the_decode_rate(backend: LocalBackend, engi
     )
     # (50 + 30) tokens over (2,000 + 1,200) ms of decoding
     assert backend.status()["tokens_per_s"] == 25.0
+
+
+def test_status_says_when_the_embedded_model_is_not_ready(isolated_home: Path) -> None:
+    """An embedded model that cannot load shows as not ready, with why."""
+    from engine.llm.local import LocalProvider
+
+    missing = isolated_home / "no-such-model.gguf"
+    provider = LocalProvider(missing, n_threads=1)
+    settings = load_settings().model_copy(update={"embedder": "hashing"})
+    with Engine(settings, POLICY.policy, provider=provider) as engine:
+        provider.wait_ready(30)
+        status = LocalBackend(engine, POLICY).status()
+    assert status["model_ready"] is False
+    assert status["model_state"].startswith("failed: ") and "no-such-model" in status["model_state"]
