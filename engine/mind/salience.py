@@ -52,17 +52,19 @@ def active_goals(
     said = [m.content for m in reversed(transcript) if m.role == "user" and m.content.strip()]
     goals = said[:n] if n else []
     if memory is not None and policy.goal_memories:
-        rows = (
-            memory.store.reader()
-            .execute(
-                "SELECT content FROM memories WHERE NOT deleted AND (pinned OR kind = 'goal') "
+        cur = memory.store.reader()
+        ids = [  # ranked on narrow columns; the contents of the chosen few after
+            int(r[0])
+            for r in cur.execute(
+                "SELECT id FROM memories WHERE NOT deleted AND (pinned OR kind = 'goal') "
                 "ORDER BY depth_weight_alpha / (depth_weight_alpha + depth_weight_beta) DESC, "
                 "id DESC LIMIT ?",
                 [policy.goal_memories],
-            )
-            .fetchall()
-        )
-        goals.extend(str(r[0]) for r in rows)
+            ).fetchall()
+        ]
+        if ids:
+            contents = memory.repo.contents(ids)
+            goals.extend(contents[i] for i in ids if i in contents)
     return goals
 
 
