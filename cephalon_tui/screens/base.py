@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.widgets import DataTable, Footer
 
 from cephalon_tui.backend_runner import Lane
 from engine.backend import ConsoleBackend
@@ -55,3 +57,56 @@ class ConsoleScreen(Screen[None]):
                 self.notify(str(error), severity="error", timeout=6)
 
         self.console.call_backend(fn, answer, lane)
+
+
+class TableScreen(ConsoleScreen):
+    """A screen that is one table of backend rows, read again with ``g``.
+
+    Subclasses name the table (``table_id``, ``table_title``, ``columns``), say how
+    to :meth:`fetch` the rows and how to :meth:`show_rows` them.
+    """
+
+    table_id: ClassVar[str] = ""
+    table_title: ClassVar[str] = ""
+    columns: ClassVar[tuple[str, ...]] = ()
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *ConsoleScreen.BINDINGS,
+        Binding("g", "reload", "Reload"),
+    ]
+    DEFAULT_CSS = """
+    TableScreen DataTable { height: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        self.table: DataTable[str] = DataTable(id=self.table_id, cursor_type="row")
+        self.table.border_title = self.table_title
+        yield self.table
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.table.add_columns(*self.columns)
+        self.table.focus()
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        """Read the rows again."""
+        self.call(self.fetch, self.show_rows)
+
+    def fetch(self, backend: ConsoleBackend) -> list[dict[str, Any]]:
+        """The rows (runs on a backend lane, never on the UI thread).
+
+        Args:
+            backend: the engine's backend.
+
+        Returns:
+            The rows to show.
+        """
+        raise NotImplementedError
+
+    def show_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Fill the table (on the UI thread).
+
+        Args:
+            rows: what :meth:`fetch` returned.
+        """
+        raise NotImplementedError

@@ -3,51 +3,38 @@
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import Any
 
-from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable
 
 from cephalon_tui.console_model import ConsoleModel
-from cephalon_tui.screens.base import ConsoleScreen
+from cephalon_tui.screens.base import TableScreen
 from cephalon_tui.screens.detail import DetailScreen, fields_table
+from engine.backend import ConsoleBackend
 
 JOBS_LIMIT = 200
 
 
-class JobsScreen(ConsoleScreen):
+class JobsScreen(TableScreen):
     """Heartbeat job runs, newest first; Enter shows a run's detail."""
 
     screen_name = "jobs"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        *ConsoleScreen.BINDINGS,
-        Binding("g", "reload", "Reload"),
-    ]
-    DEFAULT_CSS = """
-    JobsScreen #jobs { height: 1fr; }
-    """
+    table_id = "jobs"
+    table_title = "Job runs"
+    columns = ("#", "job", "started", "finished", "status", "error")
 
-    def compose(self) -> ComposeResult:
-        self.table: DataTable[str] = DataTable(id="jobs", cursor_type="row")
-        self.table.border_title = "Job runs"
-        yield self.table
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.table.add_columns("#", "job", "started", "finished", "status", "error")
+    def __init__(self) -> None:
+        super().__init__()
         self._runs: dict[str, dict[str, Any]] = {}
-        self.table.focus()
-        self.action_reload()
 
-    def action_reload(self) -> None:
-        self.call(lambda b: b.job_runs(JOBS_LIMIT), self._show)
+    def fetch(self, backend: ConsoleBackend) -> list[dict[str, Any]]:
+        return backend.job_runs(JOBS_LIMIT)
 
     def show_live_jobs(self, model: ConsoleModel) -> None:
         """A job started or finished: read the runs again."""
         self.action_reload()
 
-    def _show(self, runs: list[dict[str, Any]]) -> None:
+    def show_rows(self, runs: list[dict[str, Any]]) -> None:
         self.table.clear()
         self._runs = {str(r["id"]): r for r in runs}
         for run in runs:

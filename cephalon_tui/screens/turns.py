@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
-from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable
 
-from cephalon_tui.screens.base import ConsoleScreen
+from cephalon_tui.screens.base import TableScreen
+from engine.backend import ConsoleBackend
 
 TURNS_LIMIT = 200
 
@@ -18,33 +17,18 @@ def _one_line(value: Any, width: int = 48) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-class TurnsScreen(ConsoleScreen):
+class TurnsScreen(TableScreen):
     """The turn history."""
 
     screen_name = "turns"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        *ConsoleScreen.BINDINGS,
-        Binding("g", "reload", "Reload"),
-    ]
-    DEFAULT_CSS = """
-    TurnsScreen #turns { height: 1fr; }
-    """
+    table_id = "turns"
+    table_title = "Turns (Enter: replay viewer)"
+    columns = ("#", "started", "status", "input", "output")
 
-    def compose(self) -> ComposeResult:
-        self.table: DataTable[str] = DataTable(id="turns", cursor_type="row")
-        self.table.border_title = "Turns (Enter: replay viewer)"
-        yield self.table
-        yield Footer()
+    def fetch(self, backend: ConsoleBackend) -> list[dict[str, Any]]:
+        return backend.turns(TURNS_LIMIT)
 
-    def on_mount(self) -> None:
-        self.table.add_columns("#", "started", "status", "input", "output")
-        self.table.focus()
-        self.action_reload()
-
-    def action_reload(self) -> None:
-        self.call(lambda b: b.turns(TURNS_LIMIT), self._show)
-
-    def _show(self, turns: list[dict[str, Any]]) -> None:
+    def show_rows(self, turns: list[dict[str, Any]]) -> None:
         self.table.clear()
         for turn in turns:
             started = str(turn.get("started_at") or "")[:19].replace("T", " ")
