@@ -47,7 +47,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.memory_probes import Probe, cache_matches_sql, keyword_index_mb, scoring_cache_mb
+from bench.memory_probes import (
+    Probe,
+    cache_matches_sql,
+    keyword_index_mb,
+    pct,
+    scoring_cache_mb,
+)
 from bench.synthetic import (
     ZipfTexts,
     clustered_vectors_labeled,
@@ -68,10 +74,6 @@ KINDS = np.array(["fact", "episodic", "preference", "reflection", "discord_messa
                   "assistant_message"])
 KIND_P = [0.25, 0.15, 0.05, 0.05, 0.15, 0.25, 0.10]
 CONVERSATION = frozenset({"discord_message", "message", "assistant_message"})
-
-
-def pct(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q))
 
 
 def log(n: int, text: str) -> None:

@@ -44,14 +44,10 @@ MARK = "@@"
 """Typed first into the prompt: what follows it on screen is what was typed."""
 
 
-def wait_for(tmux: TmuxSession, needle: str, timeout: float = 60.0) -> float:
-    """Poll the pane until ``needle`` shows; the perf_counter time it was seen."""
-    deadline = time.perf_counter() + timeout
-    while time.perf_counter() < deadline:
-        if needle in tmux.capture():
-            return time.perf_counter()
-        time.sleep(POLL_S)
-    raise SystemExit(f"{needle!r} never showed; the pane:\n{tmux.capture()}")
+def seen_at(tmux: TmuxSession, needle: str, timeout: float = 60.0) -> float:
+    """Poll the pane every POLL_S until ``needle`` shows; the perf_counter time it did."""
+    tmux.wait_for(needle, timeout=timeout, poll_s=POLL_S)
+    return time.perf_counter()
 
 
 def env_for(home: Path) -> dict[str, str]:
@@ -76,10 +72,10 @@ def one_start(home: Path) -> dict[str, float]:
     """Start ``cephalon`` once; seconds to first frame, interactive and engine ready."""
     t0 = time.perf_counter()
     with TmuxSession(command("-m", "cephalon_tui"), env_for(home), WIDTH, HEIGHT) as tmux:
-        first = wait_for(tmux, "Chat")
+        first = seen_at(tmux, "Chat")
         tmux.send("@@", literal=True)  # the prompt has focus from the first frame
-        echoed = wait_for(tmux, "@@")
-        ready = wait_for(tmux, "running")
+        echoed = seen_at(tmux, "@@")
+        ready = seen_at(tmux, "running")
         tmux.send("C-q")
     return {"first_frame": first - t0, "interactive": echoed - t0, "engine_ready": ready - t0}
 
@@ -89,25 +85,25 @@ def key_latencies(home: Path, keys: int, rate: float) -> list[float]:
     script = str(REPO / "bench" / "tui_under_load.py")
     cmd = command(script, "--home", str(home), "--rate", str(rate))
     with TmuxSession(cmd, env_for(home), WIDTH, HEIGHT) as tmux:
-        wait_for(tmux, "running")
+        seen_at(tmux, "running")
         time.sleep(2.0)  # let the load settle in
         typed = MARK
         samples = []
         alphabet = string.ascii_lowercase
         tmux.send(MARK, literal=True)
-        wait_for(tmux, MARK)
+        seen_at(tmux, MARK)
         for i in range(keys):
             if len(typed) >= 24:  # keep the prompt on one line: clear it (ctrl+u)
                 tmux.send("C-u")
                 time.sleep(0.2)
                 typed = MARK
                 tmux.send(MARK, literal=True)
-                wait_for(tmux, MARK)
+                seen_at(tmux, MARK)
             key = alphabet[i % len(alphabet)]
             typed += key
             t0 = time.perf_counter()
             tmux.send(key, literal=True)
-            seen = wait_for(tmux, typed, timeout=10)
+            seen = seen_at(tmux, typed, timeout=10)
             samples.append((seen - t0) * 1000)
             time.sleep(0.05)
         tmux.send("C-q")

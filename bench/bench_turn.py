@@ -39,6 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_memory import insert_synthetic
+from bench.memory_probes import pct
 from bench.synthetic import ZipfTexts, clustered_vectors_labeled, print_table
 from engine.config import load_policy, load_settings
 from engine.engine import Engine
@@ -57,11 +58,6 @@ QUESTIONS = [
     "What are the travel plans for next month?",
     "Why was the python upgrade postponed?",
 ]
-
-
-def pct(values: list[float], q: float) -> float:
-    """The q-th percentile (0-100) of values."""
-    return float(np.percentile(values, q))
 
 
 def populate(home: Path, n: int, seed: int) -> float:

@@ -53,7 +53,7 @@ def daemon_backend(state: CliState) -> RemoteBackend | None:
             protocol version, its socket never answered).
     """
     data_dir = state.settings.data_dir
-    if not data_dir.pid_path.exists() and not data_dir.socket_path.exists():
+    if not data_dir.daemon_may_run:
         return None
     if not structlog.is_configured():  # the client logs; never onto the terminal
         configure_cli_logging(state.settings)

@@ -43,9 +43,7 @@ def run_main_job(state: CliState, *, interactive: bool = True, theme: str | None
 
         resolve_theme_name(theme, load_themes())
     on_terminal = interactive and sys.stdin.isatty() and sys.stdout.isatty()
-    data_dir = settings.data_dir
-    daemon_may_run = data_dir.pid_path.exists() or data_dir.socket_path.exists()
-    if on_terminal and daemon_may_run:
+    if on_terminal and settings.data_dir.daemon_may_run:  # checked before any heavy import
         from cephalon_tui.backend_access import offer_attach
         from cephalon_tui.commands.attach import open_console
 

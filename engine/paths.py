@@ -51,6 +51,11 @@ class DataDir:
         """The daemon's control socket."""
         return self.root / "control.sock"
 
+    @property
+    def daemon_may_run(self) -> bool:
+        """A pidfile or socket is there: a daemon may own the dir (ask it to be sure)."""
+        return self.pid_path.exists() or self.socket_path.exists()
+
     def ensure_writable(self) -> None:
         """Create the data dir and its subfolders and prove it is writable.
 

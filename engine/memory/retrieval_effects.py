@@ -97,16 +97,12 @@ def retrieval_amounts(policy: Policy) -> tuple[float, float, float]:
 
 
 def apply_retrieval_effects(
-    store: Store,
-    policy: Policy,
-    now: datetime,
-    result: SearchResult,
-    wait: bool = True,
-    cache: ScoringCache | None = None,
+    store: Store, policy: Policy, now: datetime, result: SearchResult, cache: ScoringCache
 ) -> None:
-    """Write the effects of one search in a transaction of its own.
+    """Queue the effects of one search as a write of their own (searches stay fast).
 
-    (A turn's context search defers them into the turn's commit instead:
+    The scoring cache gets them at once, in the order the writes are queued. (A
+    turn's context search applies them in the turn's commit instead:
     :meth:`MemoryService.retrieval_effects_in`.)
 
     Args:
@@ -114,33 +110,21 @@ def apply_retrieval_effects(
         policy: amounts, near-miss ranks and the weight ceiling.
         now: the access time.
         result: the search whose hits and near misses are affected.
-        wait: block until committed (False: queue it; searches stay fast).
-        cache: the scoring cache to update as well (at once, before the commit).
+        cache: the scoring cache to update as well (before the commit).
 
     Raises:
         StoreError: the store is read-only.
-        Exception: with ``wait``, whatever the write raised.
     """
+    if store.writer is None:
+        raise StoreError(f"database {store.path} is open read-only")
     hit_ids, miss_ids = retrieval_effect_ids(policy, result)
-    stamp = now.timestamp()
 
     def job(cur: duckdb.DuckDBPyConnection) -> None:
         write_retrieval_effects(cur, policy, now, hit_ids, miss_ids)
 
-    amounts = retrieval_amounts(policy)
-    if wait:
-        if cache is not None:
-            cache.record_retrieval(hit_ids, miss_ids, stamp, amounts)
-        store.write(job)
-        return
-    if store.writer is None:
-        raise StoreError(f"database {store.path} is open read-only")
-    if cache is None:
+    with cache.lock:  # the cache changes in the order the writes are queued
+        cache.record_retrieval(hit_ids, miss_ids, now.timestamp(), retrieval_amounts(policy))
         future = store.writer.submit(job)
-    else:
-        with cache.lock:  # the cache changes in the order the writes are queued
-            cache.record_retrieval(hit_ids, miss_ids, stamp, amounts)
-            future = store.writer.submit(job)
     future.add_done_callback(
         lambda f: (
             f.exception()

@@ -408,9 +408,7 @@ class MemoryService:
         )
         result.timings_ms["embed"] = embed_ms
         if mutate and mode == "full" and result.hits:
-            apply_retrieval_effects(
-                self.store, self.policy, self.clock.now(), result, wait=False, cache=self.scoring
-            )
+            apply_retrieval_effects(self.store, self.policy, self.clock.now(), result, self.scoring)
         return result
 
     def retrieval_effects_in(

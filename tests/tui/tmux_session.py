@@ -60,15 +60,15 @@ class TmuxSession:
         """Send keys (tmux key names, or ``literal`` text)."""
         self._tmux("send-keys", "-t", self.name, *(["-l"] if literal else []), *keys)
 
-    def wait_for(self, *needles: str, timeout: float = 60.0) -> str:
-        """Poll the pane until every needle shows; the pane text."""
+    def wait_for(self, *needles: str, timeout: float = 60.0, poll_s: float = 0.05) -> str:
+        """Poll the pane (every ``poll_s``) until every needle shows; the pane text."""
         deadline = time.monotonic() + timeout
         screen = ""
         while time.monotonic() < deadline:
             screen = self.capture()
             if all(n in screen for n in needles):
                 return screen
-            time.sleep(0.05)
+            time.sleep(poll_s)
         raise AssertionError(f"{needles} not on screen after {timeout}s:\n{screen}")
 
     def alive(self) -> bool:
