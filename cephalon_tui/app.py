@@ -224,8 +224,9 @@ class CephalonApp(ConsoleActions):
 
     @property
     def panels_waiting(self) -> bool:
-        """True while a changed panel waits for its next allowed redraw."""
-        return bool(self._deferred)
+        """True while a signal waits to be drained or a changed panel waits for its
+        next allowed redraw (false once the screen shows everything received)."""
+        return bool(self._deferred) or self.bridge.pending > 0
 
     def on_backend_answer(self, answer: BackendAnswer) -> None:
         answer.done(answer.result, answer.error)

@@ -214,5 +214,6 @@ def commit_chunk(
     if memory is not None:
         if prepared is not None:
             memory.index_prepared(ids, prepared)
+        memory.repo.content_cache.forget([u[0] for u in updates])
         for memory_id, content, _, _ in updates:
             memory.keyword.add(memory_id, content)

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.clock import from_naive_utc, to_naive_utc
+from engine.memory.content_cache import ContentCache
 from engine.memory.records import Memory, NewMemory
 from engine.store import Store
 from engine.store.sql import scalar
@@ -81,8 +82,16 @@ def blob_vectors(blobs: Sequence[bytes], dim: int) -> npt.NDArray[np.float32]:
 class MemoryRepository:
     """Memories in the store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, content_cache_entries: int = 0) -> None:
+        """Create the repository.
+
+        Args:
+            store: the store.
+            content_cache_entries: memory texts kept in memory for :meth:`contents`
+                (0: none).
+        """
         self.store = store
+        self.content_cache = ContentCache(content_cache_entries)
 
     # -- writes inside a caller's transaction ------------------------------------------
 
@@ -217,15 +226,22 @@ class MemoryRepository:
         return {row[0]: _memory(row) for row in rows}
 
     def contents(self, ids: Sequence[int]) -> dict[int, str]:
-        """The text of memories by id (deleted ones too): what search reads from DuckDB."""
+        """The text of memories by id (deleted ones too), through the content cache."""
         if not ids:
             return {}
-        rows = (
-            self.store.reader()
-            .execute("SELECT id, content FROM memories WHERE id = ANY($1)", [list(ids)])
-            .fetchall()
-        )
-        return {int(row[0]): str(row[1]) for row in rows}
+        found = self.content_cache.get_many(ids)
+        missing = [i for i in dict.fromkeys(ids) if i not in found]
+        if missing:
+            version = self.content_cache.version
+            rows = (
+                self.store.reader()
+                .execute("SELECT id, content FROM memories WHERE id = ANY($1)", [missing])
+                .fetchall()
+            )
+            read = {int(row[0]): str(row[1]) for row in rows}
+            self.content_cache.put_many(read, version)
+            found.update(read)
+        return found
 
     def count(self, include_deleted: bool = False) -> int:
         """How many memories."""

@@ -23,12 +23,14 @@ import structlog
 
 from engine.clock import to_naive_utc
 from engine.errors import StoreError
+from engine.memory.scoring_rows import epoch_us
 from engine.policy import Policy
 from engine.store import Store
 
 if TYPE_CHECKING:
     from engine.memory.scoring_cache import ScoringCache
     from engine.memory.search import SearchResult
+    from engine.memory.stat_updates import MemoryStatUpdates
 
 log = structlog.get_logger("cephalon.memory")
 
@@ -55,6 +57,7 @@ def write_retrieval_effects(
     now: datetime,
     hit_ids: list[int],
     miss_ids: list[int],
+    stats: MemoryStatUpdates | None = None,
 ) -> None:
     """The SQL of one search's effects, on the caller's cursor (inside its transaction).
 
@@ -64,10 +67,15 @@ def write_retrieval_effects(
         now: the access time.
         hit_ids: returned memories (access time, reinforce, co-access).
         miss_ids: near misses (contradict).
+        stats: when given, the weight and access changes are collected there (one
+            UPDATE for the whole turn) instead of written here.
     """
     r = policy.retrieval
     cap = policy.weights.max_center
-    if hit_ids:
+    if stats is not None:
+        stats.retrieved(hit_ids, r.reinforce_retrieved, now.timestamp())
+        stats.near_missed(miss_ids, r.contradict_near_miss)
+    elif hit_ids:
         cur.execute(
             "UPDATE memories SET access_timestamps = list_append(access_timestamps, $1), "
             "depth_weight_alpha = CASE WHEN immutable THEN depth_weight_alpha ELSE "
@@ -75,7 +83,7 @@ def write_retrieval_effects(
             "$3 * depth_weight_beta / (1 - $3))) END WHERE id = ANY($4)",
             [now.timestamp(), r.reinforce_retrieved, cap, hit_ids],
         )
-    if miss_ids:
+    if miss_ids and stats is None:
         cur.execute(
             "UPDATE memories SET depth_weight_beta = depth_weight_beta + $1 "
             "WHERE id = ANY($2) AND NOT immutable",
@@ -144,6 +152,7 @@ def record_inclusions(
     now: datetime,
     tau_seconds: float,
     details: Sequence[InclusionDetail] | None = None,
+    stats: MemoryStatUpdates | None = None,
 ) -> int:
     """Log memories that went into a context and update their access statistics.
 
@@ -160,6 +169,8 @@ def record_inclusions(
         details: per item, its (section, rank, score, explanation JSON) when the caller
             knows them (a turn's assembled context); else rows are logged as
             ``context_log`` in item order with no score.
+        stats: when given, the access statistics are collected there (one UPDATE for
+            the whole turn) instead of written here.
 
     Returns:
         How many inclusions were recorded.
@@ -185,6 +196,9 @@ def record_inclusions(
             now,
         ],
     )
+    if stats is not None:
+        stats.included(ids, now, epoch_us(now) / 10**6)
+        return len(items)
     cur.execute(
         "UPDATE memories SET included_count_decay = included_count_decay * "
         "exp(-coalesce(epoch($1) - epoch(last_included_at), 0) / $2) + 1, "

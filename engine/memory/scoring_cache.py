@@ -36,6 +36,7 @@ COLUMNS: tuple[tuple[str, type[np.generic]], ...] = (
     ("present", np.bool_), ("deleted", np.bool_), ("immutable", np.bool_),
     ("bot", np.bool_), ("kind", np.int16), ("channel", np.int32),
     ("time_us", np.int64), ("alpha", np.float64), ("beta", np.float64),
+    ("pinned", np.bool_),
 )  # fmt: skip
 """The per-memory columns, indexed by memory id (``channel`` -1: none)."""
 
@@ -122,6 +123,7 @@ class ScoringCache:
         time_us: int,
         weight: tuple[float, float],
         accesses: Sequence[float] = (),
+        pinned: bool = False,
     ) -> None:
         """Set everything about one memory (its co-access counts are kept).
 
@@ -133,6 +135,7 @@ class ScoringCache:
             time_us: the time it is about (event time, else creation), epoch microseconds.
             weight: (alpha, beta).
             accesses: its access times, epoch seconds, in stored order.
+            pinned: whether the operator pinned it.
         """
         with self.lock:
             self.ensure(key + 1)
@@ -142,7 +145,7 @@ class ScoringCache:
             values = {
                 "present": True, "deleted": deleted, "immutable": immutable, "bot": bot,
                 "kind": self.kind_code(kind), "channel": self.channel_code(channel_id),
-                "time_us": time_us, "alpha": weight[0], "beta": weight[1],
+                "time_us": time_us, "alpha": weight[0], "beta": weight[1], "pinned": pinned,
             }  # fmt: skip
             for name, value in values.items():
                 self.cols[name][key] = value
@@ -177,7 +180,14 @@ class ScoringCache:
                     flags=(item.author_is_bot, item.immutable, False),
                     time_us=epoch_us(item.event_ts) if item.event_ts else stamp,
                     weight=priors[1] if item.immutable else priors[0],
+                    pinned=item.pinned,
                 )
+
+    def set_pinned(self, key: int, pinned: bool) -> None:
+        """Pin or unpin a live memory (as :meth:`MemoryRepository.set_pinned`)."""
+        with self.lock:
+            if self._present(key) and not self.cols["deleted"][key]:
+                self.cols["pinned"][key] = pinned
 
     def mark_deleted(self, ids: Iterable[int]) -> None:
         """Tombstone memories (as :meth:`MemoryRepository.mark_deleted`)."""

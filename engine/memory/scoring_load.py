@@ -25,7 +25,7 @@ STAGE = "scoring cache"
 _ROWS = """
 SELECT m.id, k.code AS kind, coalesce(c.code, -1) AS channel, m.author_is_bot,
        m.immutable, m.deleted, epoch_us(coalesce(m.event_ts, m.created_at)) AS time_us,
-       m.depth_weight_alpha AS alpha, m.depth_weight_beta AS beta
+       m.depth_weight_alpha AS alpha, m.depth_weight_beta AS beta, m.pinned
 FROM memories m
 JOIN (SELECT unnest($3::VARCHAR[]) AS name, unnest($4::INTEGER[]) AS code) k
   ON k.name = m.kind
@@ -40,7 +40,7 @@ FROM memories WHERE id BETWEEN $1 AND $2 AND len(access_timestamps) > 0
 _ONE = (
     "SELECT id, kind, channel_id, author_is_bot, immutable, deleted, "
     "epoch_us(coalesce(event_ts, created_at)), depth_weight_alpha, depth_weight_beta, "
-    "access_timestamps FROM memories WHERE id = ANY($1)"
+    "access_timestamps, pinned FROM memories WHERE id = ANY($1)"
 )
 
 
@@ -94,7 +94,16 @@ def load_scoring_cache(
             rows = cur.execute(_ROWS, [low, low + batch - 1, *codes]).fetchnumpy()
             ids = np.asarray(rows["id"], dtype=np.int64)
             cache.cols["present"][ids] = True
-            for name in ("kind", "channel", "immutable", "deleted", "time_us", "alpha", "beta"):
+            for name in (
+                "kind",
+                "channel",
+                "immutable",
+                "deleted",
+                "time_us",
+                "alpha",
+                "beta",
+                "pinned",
+            ):
                 cache.cols[name][ids] = rows[name]
             cache.cols["bot"][ids] = rows["author_is_bot"]
             found = cur.execute(_ACCESSES, [low, low + batch - 1]).fetchnumpy()
@@ -135,7 +144,7 @@ def refresh_scoring_rows(
     """
     rows = cur.execute(_ONE, [list(ids)]).fetchall()
     with cache.lock:
-        for key, kind, channel, bot, immutable, deleted, time_us, alpha, beta, stamps in rows:
+        for key, kind, channel, bot, immutable, deleted, time_us, alpha, beta, stamps, pin in rows:
             cache.put(
                 int(key),
                 kind=kind,
@@ -144,6 +153,7 @@ def refresh_scoring_rows(
                 time_us=int(time_us),
                 weight=(float(alpha), float(beta)),
                 accesses=list(stamps or []),
+                pinned=bool(pin),
             )
     return len(rows)
 
@@ -174,6 +184,7 @@ def cached_memory(cache: ScoringCache, memory_id: int) -> dict[str, Any] | None:
             "time_us": int(c["time_us"][memory_id]),
             "alpha": float(c["alpha"][memory_id]),
             "beta": float(c["beta"][memory_id]),
+            "pinned": bool(c["pinned"][memory_id]),
             "access_timestamps": cache.accesses.columns[0][start:stop].tolist(),
             "co_access": cache.co_access.counts(memory_id),
         }

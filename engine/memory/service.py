@@ -27,6 +27,7 @@ from engine.clock import Clock, to_naive_utc
 from engine.memory.embed import Embedder, prefixed_text
 from engine.memory.embed_cache import EmbeddingCache
 from engine.memory.keyword import KeywordIndex
+from engine.memory.nearest_cache import NearestCache
 from engine.memory.records import Memory, NewMemory
 from engine.memory.repository import MemoryRepository
 from engine.memory.rerank import Reranker
@@ -41,6 +42,7 @@ from engine.memory.scoring_cache import ScoringCache
 from engine.memory.scoring_load import load_scoring_cache, refresh_scoring_rows
 from engine.memory.scoring_rows import epoch_us
 from engine.memory.search import HybridSearcher, Mode, SearchResult
+from engine.memory.stat_updates import MemoryStatUpdates
 from engine.memory.vector_index import IndexStatus, UsearchVectorIndex
 from engine.policy import Policy
 from engine.store import Store
@@ -92,9 +94,10 @@ class MemoryService:
         self.store = store
         self.embedder = embedder
         self.embed_cache = EmbeddingCache(policy.embedding.cache_entries)
+        self.nearest_cache = NearestCache(lambda: self.vectors, policy.index.nearest_cache_entries)
         self.policy = policy
         self.clock = clock
-        self.repo = MemoryRepository(store)
+        self.repo = MemoryRepository(store, policy.retrieval.content_cache_entries)
         self.keyword = KeywordIndex(policy.retrieval.bm25_k1, policy.retrieval.bm25_b)
         self.index_path = index_dir / f"memories-{_slug(embedder.name)}.usearch"
         self.reranker = reranker
@@ -359,7 +362,10 @@ class MemoryService:
 
     def pin(self, memory_id: int, pinned: bool = True) -> bool:
         """Pin (never compacted, always a candidate for identity) or unpin a memory."""
-        return self.repo.set_pinned(memory_id, pinned, self.clock.now())
+        changed = self.repo.set_pinned(memory_id, pinned, self.clock.now())
+        if changed:
+            self.scoring.set_pinned(memory_id, pinned)
+        return changed
 
     # -- reads --------------------------------------------------------------------------
 
@@ -412,7 +418,11 @@ class MemoryService:
         return result
 
     def retrieval_effects_in(
-        self, cur: duckdb.DuckDBPyConnection, result: SearchResult, now: datetime
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        result: SearchResult,
+        now: datetime,
+        stats: MemoryStatUpdates | None = None,
     ) -> None:
         """Apply a search's retrieval effects inside the caller's transaction.
 
@@ -420,6 +430,7 @@ class MemoryService:
             cur: the writer's cursor (a turn's commit).
             result: a search made with ``mutate=False``.
             now: the access time.
+            stats: collects the weight and access changes for the turn's one UPDATE.
         """
         if not result.hits:
             return
@@ -428,7 +439,7 @@ class MemoryService:
             self.scoring.record_retrieval(
                 hit_ids, miss_ids, now.timestamp(), retrieval_amounts(self.policy)
             )
-        write_retrieval_effects(cur, self.policy, now, hit_ids, miss_ids)
+        write_retrieval_effects(cur, self.policy, now, hit_ids, miss_ids, stats)
 
     def get(self, memory_id: int) -> Memory | None:
         """One memory by id (deleted ones too)."""

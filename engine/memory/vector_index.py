@@ -100,8 +100,9 @@ class VectorIndex(Protocol):
         """Whether ``key`` has a vector."""
         ...
 
-    def add(self, keys: npt.ArrayLike, vectors: npt.ArrayLike,
-            progress: ProgressCallback | None = None) -> None:
+    def add(
+        self, keys: npt.ArrayLike, vectors: npt.ArrayLike, progress: ProgressCallback | None = None
+    ) -> None:
         """Add or replace vectors (see ``UsearchVectorIndex.add``)."""
         ...
 
@@ -113,12 +114,26 @@ class VectorIndex(Protocol):
         """Top-k (keys, cosine similarities), best first."""
         ...
 
+    @property
+    def revision(self) -> int:
+        """Goes up whenever a stored vector is replaced or removed."""
+        ...
+
+    def vectors(self, keys: npt.ArrayLike) -> list[npt.NDArray[np.float32] | None]:
+        """The stored vectors of ``keys`` (None where a key has none)."""
+        ...
+
+    def added_since(self, mark: int) -> tuple[list[int], int]:
+        """Keys added after ``mark`` and the new mark (see ``UsearchVectorIndex``)."""
+        ...
+
     def save(self, path: Path) -> IndexMeta:
         """Persist atomically with a checksummed sidecar."""
         ...
 
-    def rebuild(self, keys: npt.ArrayLike, vectors: npt.ArrayLike,
-                progress: ProgressCallback | None = None) -> None:
+    def rebuild(
+        self, keys: npt.ArrayLike, vectors: npt.ArrayLike, progress: ProgressCallback | None = None
+    ) -> None:
         """Replace all contents."""
         ...
 
@@ -171,8 +186,16 @@ class UsearchVectorIndex:
         self._mutation_lock = threading.RLock()
         self._index_lock = threading.Lock()
         self._index = self._new_index()
+        self._revision = 0
+        self._added: list[int] = []
 
     # -- properties --------------------------------------------------------------------
+
+    @property
+    def revision(self) -> int:
+        """Goes up whenever a stored vector is replaced or removed (not on additions),
+        so a cache of stored vectors knows when to let them go."""
+        return self._revision
 
     @property
     def model(self) -> str:
@@ -250,8 +273,10 @@ class UsearchVectorIndex:
                 present = np.asarray(self._index.contains(key_array), dtype=bool)
                 if present.any():
                     self._index.remove(key_array[present])
+                    self._revision += 1
             threads = self._add_threads if threads is None else threads
             self._add_chunked(self._index, key_array, matrix, threads, progress)
+            self._added.extend(key_array.tolist())
 
     def remove(self, keys: npt.ArrayLike) -> int:
         """Remove vectors by key; absent keys are ignored.
@@ -269,6 +294,7 @@ class UsearchVectorIndex:
         if key_array.size == 0:
             return 0
         with self._mutation_lock, self._index_lock:
+            self._revision += 1
             return int(np.sum(self._index.remove(key_array)))
 
     def rebuild(
@@ -293,10 +319,10 @@ class UsearchVectorIndex:
         key_array, matrix = self._validate(keys, vectors)
         with self._mutation_lock:
             fresh = self._new_index()
-            self._add_chunked(fresh, key_array, matrix, self._rebuild_threads, progress,
-                              lock=False)
+            self._add_chunked(fresh, key_array, matrix, self._rebuild_threads, progress, lock=False)
             with self._index_lock:
                 self._index = fresh
+                self._revision += 1
 
     # -- search ------------------------------------------------------------------------
 
@@ -340,11 +366,11 @@ class UsearchVectorIndex:
         """
         query = self._validate_query(vector, k)
         candidates = self._validate_keys(keys)
-        with self._index_lock:
-            stored = self._index.get(candidates, dtype="f32") if candidates.size else ()
-        vectors: tuple[npt.NDArray[np.float32] | None, ...] = tuple(stored or ())
-        found = [(int(key), vec) for key, vec in zip(candidates, vectors, strict=True)
-                 if vec is not None]
+        found = [
+            (int(key), vec)
+            for key, vec in zip(candidates, self.vectors(candidates), strict=True)
+            if vec is not None
+        ]
         if not found or k == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         matrix = np.vstack([vec for _, vec in found]).astype(np.float32)
@@ -353,6 +379,40 @@ class UsearchVectorIndex:
         order = np.argsort(-sims, kind="stable")[:k]
         found_keys = np.array([key for key, _ in found], dtype=np.int64)
         return found_keys[order], sims[order].astype(np.float32)
+
+    def added_since(self, mark: int) -> tuple[list[int], int]:
+        """Keys added since a mark, so a cache of search results can catch up.
+
+        Args:
+            mark: 0, or the mark an earlier call returned (valid while
+                :attr:`revision` stays the same).
+
+        Returns:
+            (keys added after the mark, in order; the new mark).
+        """
+        with self._mutation_lock:
+            return self._added[mark:], len(self._added)
+
+    def vectors(self, keys: npt.ArrayLike) -> list[npt.NDArray[np.float32] | None]:
+        """The stored vectors of some keys, read from the in-memory graph.
+
+        Args:
+            keys: memory ids.
+
+        Returns:
+            One float32 (dim,) vector per key, as stored (f16, not re-normalized),
+            None where the index holds no vector for the key.
+
+        Raises:
+            ValueError: negative keys.
+        """
+        candidates = self._validate_keys(keys)
+        if not candidates.size:
+            return []
+        with self._index_lock:
+            stored = self._index.get(candidates, dtype="f32")
+        found: tuple[npt.NDArray[np.float32] | None, ...] = tuple(stored or ())
+        return list(found)
 
     # -- persistence -------------------------------------------------------------------
 
@@ -374,8 +434,11 @@ class UsearchVectorIndex:
 
         with self._mutation_lock:
             return save_with_sidecar(
-                Path(path), write,
-                model=self._model, dim=self._dim, count=len(self),
+                Path(path),
+                write,
+                model=self._model,
+                dim=self._dim,
+                count=len(self),
                 dtype=str(self._params["dtype"]),
                 connectivity=int(self._params["connectivity"]),
             )
@@ -401,8 +464,11 @@ class UsearchVectorIndex:
         path = Path(path)
         fresh = cls(model=expected_model, dim=expected_dim, **params)
         check = verify_files(
-            path, expected_model=expected_model, expected_dim=expected_dim,
-            dtype=fresh._params["dtype"], connectivity=fresh._params["connectivity"],
+            path,
+            expected_model=expected_model,
+            expected_dim=expected_dim,
+            dtype=fresh._params["dtype"],
+            connectivity=fresh._params["connectivity"],
         )
         if check.meta is None:
             return OpenResult(check.status, fresh, check.detail)
@@ -421,8 +487,9 @@ class UsearchVectorIndex:
         except (ValueError, RuntimeError, KeyError) as exc:
             return fail(f"USearch refused the file: {exc}")
         if len(loaded) != meta.count or loaded.ndim != self._dim:
-            return fail(f"loaded {len(loaded)} x {loaded.ndim}-d, "
-                        f"sidecar says {meta.count} x {meta.dim}-d")
+            return fail(
+                f"loaded {len(loaded)} x {loaded.ndim}-d, sidecar says {meta.count} x {meta.dim}-d"
+            )
         self._index = loaded
         return OpenResult(IndexStatus.OK, self, f"loaded {meta.count} vectors")
 
@@ -431,8 +498,15 @@ class UsearchVectorIndex:
     def _new_index(self) -> Index:
         return Index(ndim=self._dim, metric="cos", **self._params)
 
-    def _add_chunked(self, index: Index, keys: KeyArray, matrix: npt.NDArray[np.float32],
-                     threads: int, progress: ProgressCallback | None, lock: bool = True) -> None:
+    def _add_chunked(
+        self,
+        index: Index,
+        keys: KeyArray,
+        matrix: npt.NDArray[np.float32],
+        threads: int,
+        progress: ProgressCallback | None,
+        lock: bool = True,
+    ) -> None:
         total = len(keys)
         for start in range(0, total, self._chunk_size):
             stop = min(start + self._chunk_size, total)
@@ -461,8 +535,9 @@ class UsearchVectorIndex:
         if matrix.ndim == 1:
             matrix = matrix.reshape(1, -1)
         if matrix.shape != (len(key_array), self._dim):
-            raise ValueError(f"expected vectors of shape ({len(key_array)}, {self._dim}), "
-                             f"got {matrix.shape}")
+            raise ValueError(
+                f"expected vectors of shape ({len(key_array)}, {self._dim}), got {matrix.shape}"
+            )
         if len(np.unique(key_array)) != len(key_array):
             raise ValueError("duplicate keys in one call")
         if not np.all(np.isfinite(matrix)) or np.any(~matrix.any(axis=1)):

@@ -37,8 +37,8 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.clock import to_naive_utc
-from engine.memory.repository import blob_vectors
 from engine.memory.service import MemoryService
+from engine.memory.vector_rows import VectorRows
 from engine.policy.mind import GutSection
 from engine.signals import GutDelta
 
@@ -78,10 +78,8 @@ class Gut:
         """
         self.memory = memory
         self.policy = policy
-        self._vectors: dict[int, Vector | None] = {}
-        """id -> unit vector (None: the memory has no vector under this model)."""
-        self._model = memory.embedder.name
         self._lock = threading.Lock()
+        self._rows = VectorRows(lambda: memory.vectors, max_rows=4 * policy.max_memories)
         self._last: GutReading | None = None
         self._loaded_last = False
 
@@ -100,30 +98,14 @@ class Gut:
         return keys[order], mean[order]
 
     def memory_vectors(self, ids: Sequence[int]) -> list[Vector | None]:
-        """Stored unit vectors of memories (cached by id), None where one has none.
+        """Stored unit vectors of memories, None where one has none.
 
-        The turn passes its retrieved memories' vectors to :meth:`measure` this way
-        rather than embedding their texts again.
+        Read from the ANN index's in-memory graph (no SQL). The turn passes its
+        retrieved memories' vectors to :meth:`measure` this way rather than embedding
+        their texts again.
         """
-        if self.memory.embedder.name != self._model:  # the embedding model changed
-            self._vectors.clear()
-            self._model = self.memory.embedder.name
-        missing = [i for i in ids if i not in self._vectors]
-        if missing:
-            rows = (
-                self.memory.store.reader()
-                .execute(
-                    "SELECT memory_id, vector FROM memory_vectors "
-                    "WHERE model = ? AND memory_id = ANY(?)",
-                    [self._model, missing],
-                )
-                .fetchall()
-            )
-            found = dict.fromkeys(missing, None) | {int(r[0]): bytes(r[1]) for r in rows}
-            for key, blob in found.items():
-                vec = blob_vectors([blob], self.memory.embedder.dim)[0] if blob else None
-                self._vectors[key] = None if vec is None else _unit(vec)
-        return [self._vectors[i] for i in ids]
+        stored = self.memory.vectors.vectors(list(ids)) if ids else []
+        return [None if vec is None else _unit(vec) for vec in stored]
 
     def subconscious_centroid(self) -> Vector | None:
         """The depth-weighted mean of the heaviest memories' vectors, unit length.
@@ -134,22 +116,21 @@ class Gut:
         with self._lock:
             keys, weights = self._heaviest()
             cap = self.policy.max_memories
-            chosen: list[Vector] = []
-            chosen_w: list[float] = []
-            scanned = 0
-            while scanned < len(keys) and len(chosen) < cap:  # skip memories with no vector
-                batch = keys[scanned : scanned + cap].tolist()
-                for vec, w in zip(self.memory_vectors(batch), weights[scanned:], strict=False):
-                    if vec is not None and len(chosen) < cap:
-                        chosen.append(vec)
-                        chosen_w.append(float(w))
+            rows: list[npt.NDArray[np.float32]] = []
+            row_weights: list[npt.NDArray[np.float64]] = []
+            have = scanned = 0
+            while scanned < len(keys) and have < cap:  # skip memories with no vector
+                batch = keys[scanned : scanned + cap]
+                present, found = self._rows.take(batch)
+                take = min(cap - have, len(found))
+                rows.append(found[:take])
+                row_weights.append(weights[scanned : scanned + len(batch)][present][:take])
+                have += take
                 scanned += len(batch)
-            if len(self._vectors) > 4 * cap:  # forget memories that fell out of the top
-                self._vectors = {k: self._vectors[k] for k in keys[:scanned].tolist()}
-            if not chosen:
+            if not have:
                 return None
-            w = np.asarray(chosen_w, dtype=np.float64)
-            mean = (np.vstack(chosen).astype(np.float64) * w[:, None]).sum(axis=0) / w.sum()
+            w = np.concatenate(row_weights)
+            mean = w @ np.vstack(rows).astype(np.float64) / w.sum()
             return _unit(mean)
 
     # -- attention and the delta ------------------------------------------------------------

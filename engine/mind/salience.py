@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from engine.llm.base import ChatMessage
 from engine.memory.service import MemoryService
+from engine.memory.weight_ranking import heaviest_first, select_live
 from engine.mind.gates import ExitDecision, ExitGate, negation_flip
 from engine.mind.gut import Gut, GutReading
 from engine.policy import Policy
@@ -52,16 +53,10 @@ def active_goals(
     said = [m.content for m in reversed(transcript) if m.role == "user" and m.content.strip()]
     goals = said[:n] if n else []
     if memory is not None and policy.goal_memories:
-        cur = memory.store.reader()
-        ids = [  # ranked on narrow columns; the contents of the chosen few after
-            int(r[0])
-            for r in cur.execute(
-                "SELECT id FROM memories WHERE NOT deleted AND (pinned OR kind = 'goal') "
-                "ORDER BY depth_weight_alpha / (depth_weight_alpha + depth_weight_beta) DESC, "
-                "id DESC LIMIT ?",
-                [policy.goal_memories],
-            ).fetchall()
-        ]
+        cache = memory.scoring  # ranked in memory; the contents of the chosen few after
+        ids = heaviest_first(
+            cache, select_live(cache, pinned_or_kinds=["goal"]), policy.goal_memories
+        )
         if ids:
             contents = memory.repo.contents(ids)
             goals.extend(contents[i] for i in ids if i in contents)
@@ -134,10 +129,7 @@ class SalienceInputs:
             return None, 0.0
         if not np.any(vec):
             return None, 0.0
-        keys, sims = self.memory.vectors.search(vec, 1)
-        if not len(keys):
-            return None, 0.0
-        return int(keys[0]), float(sims[0])
+        return self.memory.nearest_cache.nearest(text, vec)
 
     def novelty(self, text: str) -> float:
         """``1 - max similarity`` to stored memories, in [0, 1] (1 when memory is empty)."""

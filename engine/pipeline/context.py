@@ -202,7 +202,7 @@ class ContextAssembler:
         if self.memory is None:
             return block
         rank = 0
-        for cand in identity_candidates(self.memory.store, self.policy.identity):
+        for cand in identity_candidates(self.memory, self.policy.identity):
             key = normalized(cand.content)
             if cand.id in seen_ids or key in seen_text:
                 dropped.append(Dropped("persistent", "duplicate", 0, cand.id))

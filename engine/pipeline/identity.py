@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.memory.service import MemoryService
+from engine.memory.weight_ranking import heaviest_first, select_live
 from engine.mind.weights import StochasticWeight
 from engine.policy.mind import IdentitySection
-from engine.store import Store
 
 _NAME = r"(?P<name>[A-Za-z][\w'\-]*(?:[ \t]+[A-Z][\w'\-]*){0,2})"
 _HOOKS = [  # the trigger ignores case; a name's later words must be capitalised
@@ -83,48 +84,42 @@ class IdentityCandidate:
         return StochasticWeight(self.alpha, self.beta, immutable=self.immutable)
 
 
-def identity_candidates(store: Store, policy: IdentitySection) -> list[IdentityCandidate]:
+def identity_candidates(memory: MemoryService, policy: IdentitySection) -> list[IdentityCandidate]:
     """Immutable memories, then the ``top_n`` heaviest pinned / identity-kind memories.
 
+    Chosen from the scoring cache (:mod:`engine.memory.weight_ranking`); only the
+    chosen few's contents are read from the store.
+
     Args:
-        store: the store (read).
+        memory: the memory service (scoring cache, repository).
         policy: ``identity`` (``top_n``, ``kinds``).
 
     Returns:
         The candidates in injection order.
     """
-    cols = "id, kind, content, depth_weight_alpha, depth_weight_beta, immutable, pinned"
-    mean = "depth_weight_alpha / (depth_weight_alpha + depth_weight_beta)"
-    cur = store.reader()
-    # choose by narrow columns first; the (long) contents only for the chosen few
-    ids = [
-        int(r[0])
-        for r in cur.execute(
-            "SELECT id FROM memories WHERE NOT deleted AND immutable ORDER BY id"
-        ).fetchall()
-    ]
+    cache = memory.scoring
+    ids = [int(i) for i in select_live(cache, immutable=True)]
     if policy.top_n:
-        ids += [
-            int(r[0])
-            for r in cur.execute(
-                f"SELECT id FROM memories WHERE NOT deleted AND NOT immutable "
-                f"AND (pinned OR list_contains(?, kind)) ORDER BY pinned DESC, {mean} DESC, "
-                "id DESC LIMIT ?",
-                [list(policy.kinds), policy.top_n],
-            ).fetchall()
-        ]
+        ranked = select_live(cache, immutable=False, pinned_or_kinds=list(policy.kinds))
+        ids += heaviest_first(cache, ranked, policy.top_n, pinned_first=True)
     if not ids:
         return []
-    rows = {
-        int(r[0]): r
-        for r in cur.execute(f"SELECT {cols} FROM memories WHERE id = ANY(?)", [ids]).fetchall()
-    }
-    return [
-        IdentityCandidate(
-            int(r[0]), str(r[1]), str(r[2]), float(r[3]), float(r[4]), bool(r[5]), bool(r[6])
-        )
-        for r in (rows[i] for i in ids)
-    ]
+    contents = memory.repo.contents(ids)
+    with cache.lock:
+        c = cache.cols
+        return [
+            IdentityCandidate(
+                i,
+                cache.kind_names[int(c["kind"][i])],
+                contents[i],
+                float(c["alpha"][i]),
+                float(c["beta"][i]),
+                bool(c["immutable"][i]),
+                bool(c["pinned"][i]),
+            )
+            for i in ids
+            if i in contents
+        ]
 
 
 def roll(

@@ -16,6 +16,7 @@ from engine.clock import to_naive_utc
 from engine.memory.retrieval_effects import record_inclusions as log_access
 from engine.memory.scoring_rows import epoch_us
 from engine.memory.service import MemoryService
+from engine.memory.stat_updates import MemoryStatUpdates
 from engine.signals import ContextRetrieved
 
 
@@ -74,6 +75,7 @@ def record_inclusions(
     inclusions: Sequence[Inclusion],
     ts: datetime,
     memory: MemoryService,
+    stats: MemoryStatUpdates | None = None,
 ) -> int:
     """Log what went into a context and update the memories' access statistics.
 
@@ -89,6 +91,7 @@ def record_inclusions(
         inclusions: what :meth:`ContextAssembler.assemble` returned.
         ts: the inclusion time.
         memory: the memory service (decay constant, scoring cache).
+        stats: collects the access statistics for the turn's one UPDATE.
 
     Returns:
         How many inclusions were recorded.
@@ -108,6 +111,6 @@ def record_inclusions(
         )
         for i in inclusions
     ]
-    count = log_access(cur, turn_id, context_id, items, now, tau, details)
+    count = log_access(cur, turn_id, context_id, items, now, tau, details, stats)
     memory.scoring.record_access([i.memory_id for i in inclusions], epoch_us(now) / 10**6)
     return count

@@ -306,15 +306,21 @@ class TurnRunner:
     def _bounded(self, stage: str, work: Callable[[], T]) -> T:
         """Run a stage with the policy's stage timeout (the loop never wedges on it).
 
-        A stage past its deadline fails the turn; its thread is left to finish on its own
-        (Python cannot kill a thread), and its result is discarded.
+        A stage past its deadline fails the turn, also one that finished late before
+        the waiter woke; its thread is left to finish on its own (Python cannot kill
+        a thread), and its result is discarded.
         """
         timeout = self.policy.engine.stage_timeout_seconds
+        started = time.perf_counter()
         future = self._stages.submit(work)
+        late = StageTimeout(f"{stage} took longer than {timeout:g}s")
         try:
-            return future.result(timeout)
+            result = future.result(timeout)
         except FutureTimeout:
-            raise StageTimeout(f"{stage} took longer than {timeout:g}s") from None
+            raise late from None
+        if time.perf_counter() - started > timeout:  # done, but past the deadline
+            raise late
+        return result
 
     def close(self) -> None:
         """Let go of the stage threads (a stage still running finishes in the background)."""

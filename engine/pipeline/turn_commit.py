@@ -19,6 +19,7 @@ from engine.clock import to_naive_utc
 from engine.costs import CostLedger
 from engine.memory.search import SearchResult
 from engine.memory.service import MemoryService, PreparedMemories
+from engine.memory.stat_updates import MemoryStatUpdates
 from engine.mind.gate_effects import reinforce_in
 from engine.mind.gut import Gut, GutReading
 from engine.mind.scratch import ScratchBuffer
@@ -98,13 +99,13 @@ class TurnCommitter:
         if self.memory is not None:
             if p.prepared is not None:
                 memory_ids = self.memory.insert_prepared(cur, p.prepared)
+            cap = self.policy.weights.max_center
+            stats = MemoryStatUpdates(cap, self.policy.compaction.access.tau_days * 86400)
             if p.retrieval is not None:
-                self.memory.retrieval_effects_in(cur, p.retrieval, now)
-            record_inclusions(cur, p.turn_id, p.inclusions, now, self.memory)
-            exit_policy = self.policy.gates.exit
-            reinforce_in(
-                cur, p.reinforce, exit_policy.reinforce_alpha, self.policy.weights.max_center
-            )
+                self.memory.retrieval_effects_in(cur, p.retrieval, now, stats)
+            record_inclusions(cur, p.turn_id, p.inclusions, now, self.memory, stats)
+            reinforce_in(cur, p.reinforce, self.policy.gates.exit.reinforce_alpha, cap, stats)
+            stats.write(cur)
         record["memory_ids"] = memory_ids
         record["scratch_ids"] = (
             [

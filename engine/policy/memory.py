@@ -170,6 +170,8 @@ class IndexSection(Section):
     """Candidate list size while searching (HNSW ef); recall rises with it."""
     rebuild_batch: int = Field(gt=0)
     """Vectors added per batch during a rebuild."""
+    nearest_cache_entries: int = Field(ge=0)
+    """Texts whose nearest memory is kept across turns, updated incrementally (0 = off)."""
 
 
 class BlendWeights(Section):
@@ -233,6 +235,8 @@ class RetrievalSection(Section):
     """Last rank counted as a near miss."""
     bot_message_weight: float = Field(ge=0, le=1)
     """Score multiplier for raw bot messages (summaries and aggregates rank above them)."""
+    content_cache_entries: int = Field(ge=0)
+    """Memory texts kept in memory (LRU) for per-turn reads (0 = no cache)."""
 
 
 class ActivationSection(Section):

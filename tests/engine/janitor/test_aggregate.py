@@ -141,6 +141,7 @@ def test_incremental_runs_update_aggregates_in_place(
     first = aggregator.process_pending(limit=300)
     assert first.events_seen == 300
     before = dict(_rows(store, "SELECT memory_id, vector FROM memory_vectors"))
+    read_before = service.repo.contents(list(before))  # now in the content cache
     ticks: list[tuple[int, int]] = []
     second = aggregator.process_pending(progress=lambda done, total: ticks.append((done, total)))
     assert first.events_seen + second.events_seen == expected["messages"]
@@ -157,6 +158,9 @@ def test_incremental_runs_update_aggregates_in_place(
         "SELECT a.dup_count, m.content FROM aggregates a JOIN memories m ON m.id = a.memory_id",
     ):
         assert f"repeated one message {count} times" in str(content)
+    stored = dict(_rows(store, "SELECT id, content FROM memories"))
+    assert service.repo.contents(list(read_before)) == {k: stored[k] for k in read_before}
+    assert any(read_before[k] != stored[k] for k in read_before)  # rewritten, not served stale
     assert service.search("ci-notify repeated", mode="bm25", mutate=False).hits
     nothing = aggregator.process_pending()
     assert (nothing.events_seen, nothing.families_touched, nothing.top_families) == (0, 0, [])

@@ -96,7 +96,7 @@ def stored_rows(svc: MemoryService) -> dict[int, dict[str, Any]]:
         .execute(
             "SELECT id, kind, channel_id, author_is_bot, immutable, deleted, "
             "coalesce(event_ts, created_at), depth_weight_alpha, depth_weight_beta, "
-            "access_timestamps FROM memories"
+            "access_timestamps, pinned FROM memories"
         )
         .fetchall()
     )
@@ -115,6 +115,7 @@ def stored_rows(svc: MemoryService) -> dict[int, dict[str, Any]]:
             "time_us": epoch_us(r[6]),
             "alpha": r[7],
             "beta": r[8],
+            "pinned": r[10],
             "access_timestamps": list(r[9]),
             "co_access": co.get(r[0], {}),
         }

@@ -47,6 +47,7 @@ def test_cache_equals_store_after_every_kind_of_write(
     build_history(service, clock, np.random.default_rng(7))
     stored = stored_rows(service)
     assert any(r["deleted"] for r in stored.values())
+    assert any(r["pinned"] for r in stored.values())
     assert any(len(r["access_timestamps"]) > 1 for r in stored.values())
     assert any(count > 1 for r in stored.values() for count in r["co_access"].values())
     assert any(r["beta"] != 4.0 for r in stored.values() if not r["immutable"])

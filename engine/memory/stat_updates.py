@@ -1,0 +1,154 @@
+"""A turn's changes to existing memories' weights and access statistics, in ONE UPDATE.
+
+A turn's commit touches a handful of memories in up to four ways: its context
+search's hits (alpha reinforced, an access time) and near misses (beta
+contradicted), the memories that went into the context (decayed inclusion count,
+``last_included_at``, an access time), and the exit gate's ``reinforce`` (alpha).
+As four UPDATEs of ``memories`` that cost ~16 ms at 100k memories (each scans for
+its ids and rewrites list-column rows); as one, ~7 ms.
+
+The arithmetic is that of the separate statements applied in that order
+(:func:`engine.memory.retrieval_effects.write_retrieval_effects`,
+:func:`engine.memory.retrieval_effects.record_inclusions`,
+:func:`engine.mind.gate_effects.reinforce_in`): with ``cap(a, b, x) =
+greatest(a, least(a + x, c * b / (1 - c)))`` for the weight ceiling ``c``, a
+memory's new alpha is ``cap(cap(a, b, hit), b', gate)`` where ``b' = b + miss``;
+an amount of 0 leaves a weight exactly as it was. Immutable memories keep their
+weights; the gate skips deleted ones too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import duckdb
+
+from engine.clock import to_naive_utc
+
+
+@dataclass
+class _Row:
+    hit: float = 0.0
+    miss: float = 0.0
+    gate: float = 0.0
+    included: bool = False
+    stamps: list[float] = field(default_factory=list)
+
+
+_UPDATE = """
+UPDATE memories SET
+    depth_weight_alpha = v.alpha, depth_weight_beta = v.beta,
+    included_count_decay = v.decay, last_included_at = v.last_included,
+    access_timestamps = v.stamps
+FROM (
+    SELECT id, beta, decay, last_included, stamps,
+        CASE WHEN immutable OR deleted THEN a1
+             ELSE greatest(a1, least(a1 + gate, $1 * beta / (1 - $1))) END AS alpha
+    FROM (
+        SELECT m.id, m.immutable, m.deleted, u.gate,
+            CASE WHEN m.immutable THEN m.depth_weight_alpha
+                 ELSE greatest(m.depth_weight_alpha, least(m.depth_weight_alpha + u.hit,
+                      $1 * m.depth_weight_beta / (1 - $1))) END AS a1,
+            CASE WHEN m.immutable THEN m.depth_weight_beta
+                 ELSE m.depth_weight_beta + u.miss END AS beta,
+            CASE WHEN u.included THEN m.included_count_decay
+                      * exp(-coalesce(epoch($2) - epoch(m.last_included_at), 0) / $3) + 1
+                 ELSE m.included_count_decay END AS decay,
+            CASE WHEN u.included THEN $2 ELSE m.last_included_at END AS last_included,
+            list_concat(m.access_timestamps, u.stamps) AS stamps
+        FROM memories m
+        JOIN (SELECT unnest($4) AS id, unnest($5) AS hit, unnest($6) AS miss,
+                     unnest($7) AS gate, unnest($8) AS included,
+                     unnest($9::DOUBLE[][]) AS stamps) u ON m.id = u.id
+    )
+) v
+WHERE memories.id = v.id
+"""
+
+
+class MemoryStatUpdates:
+    """Collects a turn's per-memory changes; :meth:`write` applies them at once."""
+
+    def __init__(self, max_center: float, tau_seconds: float) -> None:
+        """Start with no changes.
+
+        Args:
+            max_center: the weight ceiling ``c`` on a mutable memory's mean.
+            tau_seconds: the inclusion count's decay time constant.
+        """
+        self.max_center = max_center
+        self.tau_seconds = tau_seconds
+        self._rows: dict[int, _Row] = {}
+        self._included_at: datetime | None = None
+
+    def _row(self, memory_id: int) -> _Row:
+        return self._rows.setdefault(int(memory_id), _Row())
+
+    def retrieved(self, ids: Iterable[int], amount: float, stamp: float) -> None:
+        """A search returned these: reinforce alpha by ``amount``, log an access.
+
+        Args:
+            ids: the hits (each counted once).
+            amount: ``retrieval.reinforce_retrieved``.
+            stamp: the access time, epoch seconds.
+        """
+        for key in dict.fromkeys(ids):
+            row = self._row(key)
+            row.hit = amount
+            row.stamps.append(stamp)
+
+    def near_missed(self, ids: Iterable[int], amount: float) -> None:
+        """Near misses of a search: beta += ``amount``."""
+        for key in ids:
+            self._row(key).miss = amount
+
+    def included(self, ids: Iterable[int], now: datetime, stamp: float) -> None:
+        """These went into a context at ``now``: count the inclusion, log an access.
+
+        Args:
+            ids: the memories (each counted once).
+            now: the inclusion time (one per turn).
+            stamp: ``now`` as the access time, epoch seconds.
+        """
+        self._included_at = now
+        for key in dict.fromkeys(ids):
+            row = self._row(key)
+            row.included = True
+            row.stamps.append(stamp)
+
+    def confirmed(self, ids: Iterable[int], amount: float) -> None:
+        """The exit gate's ``reinforce``: alpha += ``amount`` (not deleted memories)."""
+        for key in ids:
+            self._row(key).gate = amount
+
+    def write(self, cur: duckdb.DuckDBPyConnection) -> int:
+        """Apply every collected change in one UPDATE (inside the caller's transaction).
+
+        Args:
+            cur: the writer's cursor.
+
+        Returns:
+            How many memories were named.
+        """
+        if not self._rows:
+            return 0
+        ids = list(self._rows)
+        rows = list(self._rows.values())
+        included_at = self._included_at or datetime(1970, 1, 1)
+        cur.execute(
+            _UPDATE,
+            [
+                self.max_center,
+                to_naive_utc(included_at),
+                self.tau_seconds,
+                ids,
+                [r.hit for r in rows],
+                [r.miss for r in rows],
+                [r.gate for r in rows],
+                [r.included for r in rows],
+                [r.stamps for r in rows],
+            ],
+        )
+        return len(ids)
