@@ -16,7 +16,7 @@ import threading
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import structlog
 
@@ -41,6 +41,15 @@ class DaemonError(CephalonError):
 
 class DaemonGoneError(CephalonError):
     """The connection to the daemon is lost."""
+
+
+class ChannelOptions(TypedDict, total=False):
+    """The keyword options of :class:`ControlChannel` (also taken by ``RemoteBackend``)."""
+
+    max_reply_bytes: int
+    max_request_bytes: int
+    request_timeout_s: float
+    client: str
 
 
 class ControlChannel:

@@ -12,11 +12,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
-from engine import __version__
 from engine.backend import Observer
-from engine.control.channel import ControlChannel, DaemonError, DaemonGoneError
+from engine.control.channel import ChannelOptions, ControlChannel, DaemonError, DaemonGoneError
 from engine.errors import CephalonError
 
 __all__ = ["DaemonError", "DaemonGoneError", "RemoteBackend"]
@@ -25,35 +24,19 @@ __all__ = ["DaemonError", "DaemonGoneError", "RemoteBackend"]
 class RemoteBackend:
     """:class:`engine.backend.ConsoleBackend` served by a daemon over its control socket."""
 
-    def __init__(
-        self,
-        path: Path,
-        *,
-        max_reply_bytes: int = 64 << 20,
-        max_request_bytes: int = 1 << 20,
-        request_timeout_s: float = 600.0,
-        client: str = f"cephalon {__version__}",
-    ) -> None:
+    def __init__(self, path: Path, **options: Unpack[ChannelOptions]) -> None:
         """Connect and check the protocol version.
 
         Args:
             path: the daemon's socket (``DataDir.socket_path``).
-            max_reply_bytes: longest frame accepted from the daemon.
-            max_request_bytes: longest request sent (the daemon's limit).
-            request_timeout_s: give up on a reply after this long.
-            client: how this client introduces itself.
+            **options: the :class:`ControlChannel` options (frame limits, the reply
+                timeout, how this client introduces itself).
 
         Raises:
             DaemonGoneError: nothing answers on ``path``.
             CephalonError: permission denied, or the daemon speaks another protocol version.
         """
-        self.channel = ControlChannel(
-            path,
-            max_reply_bytes=max_reply_bytes,
-            max_request_bytes=max_request_bytes,
-            request_timeout_s=request_timeout_s,
-            client=client,
-        )
+        self.channel = ControlChannel(path, **options)
         self.path = path
         self.server_info = self.channel.server_info
         """What the daemon said in ``hello``: protocol, signal_version, server, pid, home."""

@@ -72,8 +72,12 @@ class NearestCache:
                 self._entries.clear()
                 self._source = source
             entry = self._entries.get(text)
-        if entry is not None and index.added_since(entry.mark)[1] - entry.mark > CATCH_UP_LIMIT:
-            entry = None
+        if entry is not None:
+            added, mark = index.added_since(entry.mark)
+            if len(added) > CATCH_UP_LIMIT:
+                entry = None
+            elif added:
+                entry = self._catch_up(index, entry, vector, added, mark)
         if entry is None:
             with self._lock:
                 _, mark = index.added_since(self._mark)  # before the search: never misses one
@@ -83,8 +87,6 @@ class NearestCache:
             entry = (
                 _Entry(int(keys[0]), float(sims[0]), mark) if len(keys) else _Entry(None, 0.0, mark)
             )
-        else:
-            entry = self._catch_up(index, entry, vector)
         if self.capacity > 0:
             with self._lock:
                 if source == self._source:
@@ -95,10 +97,10 @@ class NearestCache:
         return entry.key, entry.similarity
 
     @staticmethod
-    def _catch_up(index: VectorIndex, entry: _Entry, vector: Vector) -> _Entry:
-        added, mark = index.added_since(entry.mark)
-        if not added:
-            return entry
+    def _catch_up(
+        index: VectorIndex, entry: _Entry, vector: Vector, added: list[int], mark: int
+    ) -> _Entry:
+        """Compare with the memories added since the entry's mark (fetched once)."""
         stored = [(k, v) for k, v in zip(added, index.vectors(added), strict=True) if v is not None]
         best = _Entry(entry.key, entry.similarity, mark)
         if stored:

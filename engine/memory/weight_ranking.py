@@ -46,6 +46,36 @@ def select_live(
         return np.flatnonzero(mask).astype(np.int64)
 
 
+def by_weight(
+    cache: ScoringCache,
+    ids: npt.NDArray[np.int64],
+    *,
+    pinned_first: bool = False,
+    newer_first: bool = True,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Some memories ordered by depth-weight mean, heaviest first.
+
+    Args:
+        cache: the scoring cache.
+        ids: candidate memory ids (present in the cache).
+        pinned_first: pinned memories before all others.
+        newer_first: ties go to the newer (higher) id; False: to the older.
+
+    Returns:
+        (the ids, their means), in that order.
+    """
+    if not len(ids):
+        return ids, np.zeros(0)
+    with cache.lock:
+        alpha, beta = cache.cols["alpha"][ids], cache.cols["beta"][ids]
+        pinned = cache.cols["pinned"][ids]
+    mean = alpha / (alpha + beta)
+    ties = -ids if newer_first else ids
+    sort_keys = (ties, -mean, ~pinned) if pinned_first else (ties, -mean)
+    order = np.lexsort(sort_keys)  # the last key sorts first
+    return ids[order], mean[order]
+
+
 def heaviest_first(
     cache: ScoringCache, ids: npt.NDArray[np.int64], limit: int, *, pinned_first: bool = False
 ) -> list[int]:
@@ -60,12 +90,7 @@ def heaviest_first(
     Returns:
         Ids by mean weight descending (pinned ones first if asked), ties to the newer id.
     """
-    if not len(ids) or limit <= 0:
+    if limit <= 0:
         return []
-    with cache.lock:
-        alpha, beta = cache.cols["alpha"][ids], cache.cols["beta"][ids]
-        pinned = cache.cols["pinned"][ids]
-    mean = alpha / (alpha + beta)
-    sort_keys = (-ids, -mean, ~pinned) if pinned_first else (-ids, -mean)
-    order = np.lexsort(sort_keys)[:limit]  # the last key sorts first
-    return [int(i) for i in ids[order]]
+    ranked, _ = by_weight(cache, ids, pinned_first=pinned_first)
+    return [int(i) for i in ranked[:limit]]

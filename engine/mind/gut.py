@@ -39,6 +39,7 @@ import numpy.typing as npt
 from engine.clock import to_naive_utc
 from engine.memory.service import MemoryService
 from engine.memory.vector_rows import VectorRows
+from engine.memory.weight_ranking import by_weight, select_live
 from engine.policy.mind import GutSection
 from engine.signals import GutDelta
 
@@ -86,16 +87,9 @@ class Gut:
     # -- the subconscious -----------------------------------------------------------------
 
     def _heaviest(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Live memories, heaviest first, ties to the older id (with their means)."""
         cache = self.memory.scoring
-        with cache.lock:
-            cols = cache.cols
-            keys = np.flatnonzero(cols["present"] & ~cols["deleted"]).astype(np.int64)
-            alpha, beta = cols["alpha"][keys], cols["beta"][keys]
-        if not len(keys):
-            return keys, np.zeros(0)
-        mean = alpha / (alpha + beta)
-        order = np.lexsort((keys, -mean))  # heaviest first, then lower id
-        return keys[order], mean[order]
+        return by_weight(cache, select_live(cache), newer_first=False)
 
     def memory_vectors(self, ids: Sequence[int]) -> list[Vector | None]:
         """Stored unit vectors of memories, None where one has none.
