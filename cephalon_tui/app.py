@@ -43,25 +43,11 @@ from cephalon_tui.widgets.context import ContextPanel
 from cephalon_tui.widgets.prompt import PromptInput
 from cephalon_tui.widgets.tool_log import ToolLog
 from engine.backend import ConsoleBackend
+from engine.gc_tuning import freeze_startup_objects
 from engine.signals import EngineState
 
 PANEL_MIN_SECONDS = {ATTENTION: 0.5, GUT: 0.5, TOOLS: 0.5, CONTEXT: 0.5, STATE: 0.5}
 """Least seconds between redraws of the costlier panels (chat and status: every tick)."""
-
-
-def freeze_startup_objects() -> None:
-    """Move everything alive after start-up (engine, indexes, widgets) out of the GC's way.
-
-    A full collection walks every tracked object; with the engine's indexes and
-    caches in-process that took 80-140 ms here, a pause a keypress would wait out.
-    Frozen objects are never scanned again (they are still freed by refcount).
-    Young collections are made rarer too (every 10,000 net allocations instead of
-    700): under a stream of signals that cut the collections ~3x and the time in
-    them ~45% (bench/bench_tui.py).
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 20, 100)
 
 
 class BackendReady(Message):

@@ -12,6 +12,7 @@ close the engine, remove the socket and release the pidfile.
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
 import signal
 import threading
@@ -104,6 +105,7 @@ def run_daemon(
     from engine.control.engine_ops import engine_ops
     from engine.control.server import ControlServer
     from engine.engine import Engine
+    from engine.gc_tuning import freeze_startup_objects
 
     clock = clock or SystemClock()
     data_dir = settings.data_dir
@@ -151,6 +153,7 @@ def run_daemon(
                 _mark(engine, clock, "daemon.start", pid=os.getpid())
                 engine.start()
                 server.start()
+                freeze_startup_objects()  # no full-GC pauses inside turns
                 try:
                     log.info("daemon.ready", socket=str(data_dir.socket_path))
                     if on_ready is not None:
@@ -164,6 +167,7 @@ def run_daemon(
                     server.close()
             finally:
                 engine.close()
+                gc.unfreeze()
             log.info("daemon.stopped")
     finally:
         for sig, old in previous.items():

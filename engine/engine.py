@@ -79,7 +79,7 @@ class Engine:
         settings.data_dir.ensure_writable()
         if not structlog.is_configured():  # never log to the terminal a UI may own
             configure_file_logging(settings.data_dir.logs_dir / "engine.log", settings.log_level)
-        self.store = Store(settings.data_dir.db_path, clock=self.clock)
+        self.store = Store(settings.data_dir.db_path, clock=self.clock, threads=settings.db_threads)
         try:
             self.recovery = recover(self.store, self.clock)
             self.memory: MemoryService | None = None
@@ -119,7 +119,12 @@ class Engine:
                 self.clock,
                 self.bus,
             )
-            self.intake = Intake(self.store, policy, self.clock)
+            self.intake = Intake(
+                self.store,
+                policy,
+                self.clock,
+                self.memory.prefetch_embeddings if self.memory is not None else None,
+            )
             self.started_at = self.clock.now()
             self.dmn = DefaultModeNetwork(
                 self.store, policy.dmn, np.random.default_rng([settings.seed, 0xD3])

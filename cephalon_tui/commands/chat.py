@@ -14,6 +14,7 @@ from cephalon_tui.state import CliState
 from engine.backend_local import LocalBackend
 from engine.engine import Engine
 from engine.errors import CephalonError
+from engine.gc_tuning import freeze_startup_objects
 from engine.pipeline.turn import TurnOutcome
 from engine.signals import LlmDelta, Signal
 
@@ -87,6 +88,7 @@ def chat(
     backend = LocalBackend(engine, state.policy)
     try:
         engine.start()
+        freeze_startup_objects()  # no full-GC pauses inside the conversation's turns
         ChatRepl(backend).run()
     finally:
         backend.close()

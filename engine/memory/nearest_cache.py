@@ -39,15 +39,20 @@ class _Entry:
 class NearestCache:
     """Text -> (nearest memory id, cosine similarity), bounded LRU."""
 
-    def __init__(self, index: Callable[[], VectorIndex], capacity: int) -> None:
+    def __init__(
+        self, index: Callable[[], VectorIndex], capacity: int, expansion: int | None = None
+    ) -> None:
         """Create an empty cache.
 
         Args:
             index: returns the current ANN index (the memory service may swap it).
             capacity: texts remembered; 0 turns the cache off (every lookup searches).
+            expansion: the ANN candidate list of its searches (``index.lookup_expansion``;
+                None: the index's own).
         """
         self._index = index
         self.capacity = capacity
+        self.expansion = expansion
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._source: tuple[int, int] = (0, -1)
         self._mark = 0
@@ -83,7 +88,7 @@ class NearestCache:
                 _, mark = index.added_since(self._mark)  # before the search: never misses one
                 self._mark = mark
             self.searches += 1
-            keys, sims = index.search(vector, 1)
+            keys, sims = index.search(vector, 1, self.expansion)
             entry = (
                 _Entry(int(keys[0]), float(sims[0]), mark) if len(keys) else _Entry(None, 0.0, mark)
             )

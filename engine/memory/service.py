@@ -26,6 +26,7 @@ import structlog
 from engine.clock import Clock, to_naive_utc
 from engine.memory.embed import Embedder, prefixed_text
 from engine.memory.embed_cache import EmbeddingCache
+from engine.memory.embed_prefetch import EmbeddingPrefetch
 from engine.memory.keyword import KeywordIndex
 from engine.memory.nearest_cache import NearestCache
 from engine.memory.records import Memory, NewMemory
@@ -94,7 +95,15 @@ class MemoryService:
         self.store = store
         self.embedder = embedder
         self.embed_cache = EmbeddingCache(policy.embedding.cache_entries)
-        self.nearest_cache = NearestCache(lambda: self.vectors, policy.index.nearest_cache_entries)
+        self.prefetch = EmbeddingPrefetch(
+            self._embed_into_cache, policy.embedding.prefetch_max_pending
+        )
+        """Inputs embedded ahead of their turn (:meth:`prefetch_embeddings`)."""
+        self.nearest_cache = NearestCache(
+            lambda: self.vectors,
+            policy.index.nearest_cache_entries,
+            policy.index.lookup_expansion,
+        )
         self.policy = policy
         self.clock = clock
         self.repo = MemoryRepository(store, policy.retrieval.content_cache_entries)
@@ -128,7 +137,8 @@ class MemoryService:
     # -- lifecycle ----------------------------------------------------------------------
 
     def open(self, progress: Progress | None = None) -> OpenReport:
-        """Build the keyword index and scoring cache, verify (or rebuild) the vector index.
+        """Build the keyword index and scoring cache, verify (or rebuild) the vector index;
+        the texts read for the keyword index fill the content cache on the way.
 
         Args:
             progress: called as ``progress(stage, done, total)``.
@@ -138,8 +148,10 @@ class MemoryService:
         """
         total = self.repo.count()
         done = 0
+        version = self.repo.content_cache.version
         for batch in self.repo.iter_texts():
             done += self.keyword.add_many(batch)
+            self.repo.content_cache.put_many(dict(batch), version)  # warm: no reads per turn
             if progress:
                 progress("keyword index", done, total)
         self.reload_scoring_cache(progress)
@@ -199,7 +211,8 @@ class MemoryService:
         self._dirty = False
 
     def close(self) -> None:
-        """Save the vector index if it changed."""
+        """Finish prefetching; save the vector index if it changed."""
+        self.prefetch.close()
         if self._dirty:
             self.save_index()
 
@@ -214,23 +227,54 @@ class MemoryService:
 
     def embed_texts(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """Embed texts; a text over the token limit is embedded in chunks and averaged,
-        never truncated. Recently embedded texts come from :attr:`embed_cache`."""
+        never truncated. Recently embedded texts come from :attr:`embed_cache`, and a
+        text being prefetched is waited for rather than embedded twice."""
         model = self.embedder.name
         out = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
-        todo: dict[str, list[int]] = {}
-        for i, text in enumerate(texts):
-            cached = self.embed_cache.get(model, text)
-            if cached is not None:
-                out[i] = cached
-            else:
-                todo.setdefault(text, []).append(i)
+        todo = self._fill_cached(model, texts, out)
+        if todo and self.prefetch.wait(list(todo)):
+            todo = self._fill_cached(model, list(todo), out, todo)
         if todo:
             unique = list(todo)
-            fresh = self._embed_uncached(unique)
-            for text, vector in zip(unique, fresh, strict=True):
-                self.embed_cache.put(model, text, vector)
+            for text, vector in zip(unique, self._embed_into_cache(unique), strict=True):
                 out[todo[text]] = vector
         return out
+
+    def prefetch_embeddings(self, texts: Sequence[str]) -> None:
+        """Start embedding texts in the background (an input as intake stores it).
+
+        Args:
+            texts: texts a turn will soon embed; already cached ones are skipped.
+        """
+        if self.embed_cache.capacity <= 0:
+            return  # nowhere to keep the result
+        model = self.embedder.name
+        self.prefetch.start([t for t in texts if self.embed_cache.get(model, t) is None])
+
+    def _fill_cached(
+        self,
+        model: str,
+        texts: Sequence[str],
+        out: npt.NDArray[np.float32],
+        rows: dict[str, list[int]] | None = None,
+    ) -> dict[str, list[int]]:
+        """Copy cached vectors into ``out``; returns the rest as text -> rows of ``out``."""
+        todo: dict[str, list[int]] = {}
+        for i, text in enumerate(texts):
+            where = rows[text] if rows is not None else [i]
+            cached = self.embed_cache.get(model, text)
+            if cached is not None:
+                out[where] = cached
+            else:
+                todo.setdefault(text, []).extend(where)
+        return todo
+
+    def _embed_into_cache(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        model = self.embedder.name
+        fresh = self._embed_uncached(texts)
+        for text, vector in zip(texts, fresh, strict=True):
+            self.embed_cache.put(model, text, vector)
+        return fresh
 
     def _embed_uncached(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         limit = min(self.policy.embedding.max_tokens, self.embedder.max_tokens)

@@ -110,8 +110,11 @@ class VectorIndex(Protocol):
         """Remove keys; returns how many were present."""
         ...
 
-    def search(self, vector: npt.ArrayLike, k: int) -> tuple[KeyArray, SimilarityArray]:
-        """Top-k (keys, cosine similarities), best first."""
+    def search(
+        self, vector: npt.ArrayLike, k: int, expansion: int | None = None
+    ) -> tuple[KeyArray, SimilarityArray]:
+        """Top-k (keys, cosine similarities), best first; ``expansion`` overrides the
+        search-time candidate list for this call."""
         ...
 
     @property
@@ -326,12 +329,16 @@ class UsearchVectorIndex:
 
     # -- search ------------------------------------------------------------------------
 
-    def search(self, vector: npt.ArrayLike, k: int) -> tuple[KeyArray, SimilarityArray]:
+    def search(
+        self, vector: npt.ArrayLike, k: int, expansion: int | None = None
+    ) -> tuple[KeyArray, SimilarityArray]:
         """Approximate top-k by cosine similarity.
 
         Args:
             vector: query of shape (dim,); need not be normalized.
             k: how many results at most.
+            expansion: the candidate list ("ef") for this call only, e.g. a small one
+                for a nearest-neighbour lookup (default: :attr:`expansion_search`).
 
         Returns:
             (keys int64, similarities float32 = 1 - cosine distance), best first;
@@ -344,7 +351,15 @@ class UsearchVectorIndex:
         with self._index_lock:
             if k == 0 or len(self._index) == 0:
                 return np.zeros(0, np.int64), np.zeros(0, np.float32)
-            matches = self._index.search(query, k, threads=1)
+            default = int(self._params["expansion_search"])
+            if expansion is None or expansion == default:
+                matches = self._index.search(query, k, threads=1)
+            else:
+                setattr(self._index, "expansion_search", max(1, expansion))  # noqa: B010
+                try:
+                    matches = self._index.search(query, k, threads=1)
+                finally:
+                    setattr(self._index, "expansion_search", default)  # noqa: B010
         keys = np.asarray(matches.keys, dtype=np.uint64).astype(np.int64)
         return keys, (1.0 - np.asarray(matches.distances, dtype=np.float32)).astype(np.float32)
 

@@ -162,27 +162,36 @@ class CandidateQueue:
         """
         stamp = to_naive_utc(now or self.clock.now())
         salience = {s.candidate.id: s for s in decision.ranked}
+        rows: list[tuple[int, str, float, int, float | None, str | None]] = []
         if decision.winner is not None:
             w = decision.winner
-            cur.execute(
-                "UPDATE candidates SET status = 'won', turn_id = ?, decided_at = ?, "
-                "salience = ?, parts = ? WHERE id = ?",
-                [turn_id, stamp, w.salience, _parts(w), w.candidate.id],
+            c = w.candidate
+            rows.append((c.id, "won", float(c.urgency), int(c.waited), w.salience, _parts(w)))
+        for c in decision.queued:
+            s = salience.get(c.id)
+            rescored = decision.rescored.get(c.id, s.salience if s else None)
+            rows.append(
+                (
+                    c.id,
+                    "pending",
+                    float(c.urgency),
+                    int(c.waited),
+                    rescored,
+                    _parts(s) if s else None,
+                )
             )
-        queued = [(c, salience.get(c.id)) for c in decision.queued]
-        if queued:  # one statement for every loser that stays queued
+        if rows:  # one statement: the winner won, every loser stays queued, decayed
             cur.execute(
-                "UPDATE candidates AS c SET urgency = u.urgency, waited = u.waited, "
-                "salience = u.salience, parts = u.parts FROM (SELECT unnest($1) AS id, "
-                "unnest($2) AS urgency, unnest($3) AS waited, unnest($4) AS salience, "
-                "unnest($5) AS parts) AS u WHERE c.id = u.id AND c.status = 'pending'",
-                [
-                    [c.id for c, _ in queued],
-                    [float(c.urgency) for c, _ in queued],
-                    [int(c.waited) for c, _ in queued],
-                    [decision.rescored.get(c.id, s.salience if s else None) for c, s in queued],
-                    [_parts(s) if s else None for _, s in queued],
-                ],
+                "UPDATE candidates AS c SET status = u.status, salience = u.salience, "
+                "parts = u.parts, "
+                "urgency = CASE WHEN u.status = 'won' THEN c.urgency ELSE u.urgency END, "
+                "waited = CASE WHEN u.status = 'won' THEN c.waited ELSE u.waited END, "
+                "turn_id = CASE WHEN u.status = 'won' THEN $1 ELSE c.turn_id END, "
+                "decided_at = CASE WHEN u.status = 'won' THEN $2 ELSE c.decided_at END "
+                "FROM (SELECT unnest($3) AS id, unnest($4) AS status, unnest($5) AS urgency, "
+                "unnest($6) AS waited, unnest($7) AS salience, unnest($8) AS parts) AS u "
+                "WHERE c.id = u.id AND (u.status = 'won' OR c.status = 'pending')",
+                [turn_id, stamp, *(list(col) for col in zip(*rows, strict=True))],
             )
         dropped = decision.dropped
         if dropped:

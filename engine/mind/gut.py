@@ -185,7 +185,9 @@ class Gut:
         direction = _unit(delta)
         if direction is None or not len(self.memory.vectors):
             return []
-        keys, sims = self.memory.vectors.search(direction, self.policy.nearest_k)
+        keys, sims = self.memory.vectors.search(
+            direction, self.policy.nearest_k, self.memory.policy.index.lookup_expansion
+        )
         contents = self.memory.repo.contents(keys.tolist())
         return [
             {"id": int(k), "content": contents.get(int(k), ""), "similarity": round(float(s), 4)}

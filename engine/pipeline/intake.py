@@ -6,6 +6,7 @@ Nothing acts on an input before this transaction commits, so a crash right after
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -42,11 +43,27 @@ class Submitted:
 class Intake:
     """Appends inputs as events and queues them as candidates."""
 
-    def __init__(self, store: Store, policy: Policy, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        policy: Policy,
+        clock: Clock,
+        prefetch: Callable[[Sequence[str]], None] | None = None,
+    ) -> None:
+        """Create the intake.
+
+        Args:
+            store: where inputs go.
+            policy: urgencies per source.
+            clock: the engine's clock.
+            prefetch: starts embedding an input in the background as it is stored
+                (:meth:`engine.memory.service.MemoryService.prefetch_embeddings`).
+        """
         self.queue = CandidateQueue(store, clock)
         self.store = store
         self.policy = policy
         self.clock = clock
+        self.prefetch = prefetch
 
     def submit(
         self,
@@ -82,6 +99,8 @@ class Intake:
         if source not in _TAGS:
             raise CephalonError(f"unknown input source {source!r}; one of {', '.join(_TAGS)}")
         urgency = float(getattr(self.policy.attention.urgency, source))
+        if self.prefetch is not None:  # its turn will embed it: overlap that with the write
+            self.prefetch([text])
         now = self.clock.now()
         event = NewEvent(
             type=event_type,

@@ -1,10 +1,14 @@
-"""One turn, end to end: attend -> context -> gut -> generate/act -> gates -> commit.
+"""One turn, end to end: attend -> context -> generate/act (the gut alongside) -> gates
+-> commit.
 
 ``step`` weighs every pending candidate (attention), opens the winner's turn in
 the same transaction that records the decision, then runs the stages. Each stage
 is timed; a stage that raises fails the turn (recorded, ``engine.error`` signal),
-never the loop. The commit is one transaction (:mod:`engine.pipeline.turn_commit`);
-vectors and the ``turn.committed`` signal follow it.
+never the loop. The gut is measured on a stage thread while the model generates, so
+it adds nothing to a turn's latency unless it outlasts the model; its failure is
+recorded and the turn goes on without a reading. The commit is one transaction
+(:mod:`engine.pipeline.turn_commit`); vectors and the ``turn.committed`` signal
+follow it.
 """
 
 from __future__ import annotations
@@ -12,11 +16,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import duckdb
 import structlog
@@ -120,22 +124,40 @@ class TurnRunner:
         Returns:
             The outcome, or None when nothing was pending (or everything was dropped).
         """
+        t0 = time.perf_counter()
         pending = self.mind.queue.pending()
         if not pending:
             return None
-        t0 = time.perf_counter()
         transcript = recent_transcript(self.store.reader(), self.policy.context.transcript_turns)
         inputs = self.salience_inputs(transcript)
         attention = Attention(self.policy, inputs.novelty, inputs.relevance, inputs.charge)
         decision = attention.decide(pending)
         now = self.clock.now()
-        turn_id = self._open_turn(decision, now)
+        opening = self._open_turn(decision, now)
+        # the context needs only the winner: assemble it while the writer opens the turn
+        context = None if decision.winner is None else self._start_context(decision, transcript)
+        turn_id = opening.result()
         self.bus.emit(attention.signal(decision, now, turn_id))
         if decision.winner is None or turn_id is None:
             return None
-        return self.run(decision, turn_id, inputs, transcript, cancel, attention_ms=_ms(t0))
+        return self.run(
+            decision, turn_id, inputs, transcript, cancel, attention_ms=_ms(t0), context=context
+        )
 
-    def _open_turn(self, decision: AttentionDecision, now: Any) -> int | None:
+    def _start_context(
+        self, decision: AttentionDecision, transcript: list[ChatMessage]
+    ) -> _StageJob[AssembledContext]:
+        assert decision.winner is not None
+        text = decision.winner.candidate.text
+        return self._submit(
+            lambda: self.mind.assembler.assemble(
+                text, transcript, self.system_prompt, decision.report, self.mind.max_context_tokens
+            )
+        )
+
+    def _open_turn(self, decision: AttentionDecision, now: Any) -> Future[int | None]:
+        """Open the winner's turn and record the decision, in one transaction (queued on
+        the writer; the returned future resolves once it is committed)."""
         winner = decision.winner
 
         def job(cur: duckdb.DuckDBPyConnection) -> int | None:
@@ -152,7 +174,8 @@ class TurnRunner:
             self.mind.queue.apply_in(cur, decision, turn_id, now)
             return turn_id
 
-        return self.store.write(job)
+        assert self.store.writer is not None
+        return self.store.writer.submit(job)
 
     def run(
         self,
@@ -163,6 +186,7 @@ class TurnRunner:
         cancel: threading.Event | None = None,
         *,
         attention_ms: float | None = None,
+        context: _StageJob[AssembledContext] | None = None,
     ) -> TurnOutcome:
         """Run the stages of an opened turn and commit it.
 
@@ -173,6 +197,7 @@ class TurnRunner:
             transcript: the working transcript before the input, oldest first.
             cancel: set to stop early.
             attention_ms: how long weighing the candidates and opening the turn took.
+            context: the context stage, already started (default: started here).
 
         Returns:
             The outcome (the turn is committed, whatever its status), with per-stage
@@ -197,6 +222,7 @@ class TurnRunner:
         reading: GutReading | None = None
         act = ActResult(output=None, stop_reason="error")
         stage = "context"
+        gut_error: str | None = None
 
         def forward(delta: TextDelta) -> None:
             self.bus.emit(
@@ -206,38 +232,22 @@ class TurnRunner:
             )
 
         try:
-            t0 = time.perf_counter()
-            assembled = self._bounded(
-                stage,
-                lambda: self.mind.assembler.assemble(
-                    text,
-                    transcript,
-                    self.system_prompt,
-                    decision.report,
-                    self.mind.max_context_tokens,
-                ),
-            )
+            if context is None:
+                context = self._start_context(decision, transcript)
+            built, timings["context"] = self._await(stage, context)
+            assembled = built
             report = _report_seen(assembled, decision.report)
             self.bus.emit(CognitiveState(ts=self.clock.now(), turn_id=turn_id, report=report))
             self.bus.emit(inclusions_signal(assembled.inclusions, text, self.clock.now(), turn_id))
-            timings["context"] = _ms(t0)
-            stage, t0 = "gut", time.perf_counter()
-            gut = self.mind.gut
-            if gut is not None:
-                included = assembled.inclusions
-                stored = gut.memory_vectors([i.memory_id for i in included])
-                seen: list[Any] = [
-                    v if v is not None else i.content for i, v in zip(included, stored, strict=True)
-                ]
-                seen += [m.content for m in transcript]
-                reading = self._bounded(stage, lambda: gut.measure([*seen, text]))
-                self.bus.emit(Gut.signal(reading, self.clock.now(), turn_id))
-            timings["gut"] = _ms(t0)
+            gut_job = self._start_gut(assembled, transcript, text, turn_id)
             stage, t0 = "act", time.perf_counter()
             act = self.act.run(
                 assembled.messages, turn_id=turn_id, source=source, on_delta=forward, cancel=cancel
             )
             timings["act"] = _ms(t0)
+            stage, t0 = "gut", time.perf_counter()
+            reading, gut_error = self._finish_gut(gut_job, turn_id, timings)
+            timings["gut_wait"] = _ms(t0)
         except Exception as exc:  # a stage failure fails the turn, never the loop
             log.exception("turn.stage_failed", stage=stage, turn=turn_id)
             error = f"{stage}: {type(exc).__name__}: {exc}"
@@ -253,6 +263,8 @@ class TurnRunner:
         products.record.update(
             build_record(decision, act, assembled, reading, timings, _ms(started))
         )
+        if gut_error is not None:
+            products.record["gut_error"] = gut_error
         t0 = time.perf_counter()
         memory_ids = self.mind.committer.commit(products, self.clock.now())
         if self.memory is not None:
@@ -261,7 +273,6 @@ class TurnRunner:
             after_reinforce(self.memory, products.reinforce)
         commit_ms = _ms(t0)
         self.exchanges += 1
-        self._maybe_flush(inputs)
         self.bus.emit(
             TurnCommitted(
                 ts=self.clock.now(),
@@ -281,9 +292,53 @@ class TurnRunner:
             and reading.charge >= self.policy.gut.signal_min_charge
         ):
             self.on_gut(reading, turn_id)
+        self._maybe_flush(inputs)  # housekeeping, after the reply is out
         outcome = build_outcome(turn_id, candidate.id, products, self.act.provider)
         outcome.timings_ms = {**timings, "commit": commit_ms}
         return outcome
+
+    def _start_gut(
+        self, assembled: AssembledContext, transcript: list[ChatMessage], text: str, turn_id: int
+    ) -> _StageJob[GutReading] | None:
+        """Measure the gut on a stage thread while the model generates (it needs only
+        the context, and the exit gate reads it after the act)."""
+        gut = self.mind.gut
+        if gut is None:
+            return None
+        included = assembled.inclusions
+
+        def measure() -> GutReading:
+            stored = gut.memory_vectors([i.memory_id for i in included])
+            seen: list[Any] = [
+                v if v is not None else i.content for i, v in zip(included, stored, strict=True)
+            ]
+            seen += [m.content for m in transcript]
+            reading = gut.measure([*seen, text])
+            self.bus.emit(Gut.signal(reading, self.clock.now(), turn_id))
+            return reading
+
+        return self._submit(measure)
+
+    def _finish_gut(
+        self, job: _StageJob[GutReading] | None, turn_id: int, timings: dict[str, float]
+    ) -> tuple[GutReading | None, str | None]:
+        """The gut's reading (or its error) once the act is done, within the stage
+        timeout counted from the gut's start. A failed or late gut is recorded (an
+        ``engine.error`` signal, the record's ``gut_error``) and the turn goes on
+        without a reading: the act has happened, the gut only colours what is kept."""
+        if job is None:
+            return None, None
+        try:
+            reading, took = self._await("gut", job)
+        except Exception as exc:
+            error = f"gut: {type(exc).__name__}: {exc}"
+            log.warning("turn.gut_failed", turn=turn_id, error=error)
+            self.bus.emit(
+                EngineError(ts=self.clock.now(), turn_id=turn_id, stage="gut", error=error)
+            )
+            return None, error
+        timings["gut"] = took
+        return reading, None
 
     def _maybe_flush(self, inputs: SalienceInputs) -> None:
         scratch = self.mind.scratch
@@ -303,24 +358,37 @@ class TurnRunner:
         transcript = recent_transcript(self.store.reader(), self.policy.context.transcript_turns)
         scratch.flush(ExitJudge(self.mind.exit_gate, self.salience_inputs(transcript), self.policy))
 
-    def _bounded(self, stage: str, work: Callable[[], T]) -> T:
-        """Run a stage with the policy's stage timeout (the loop never wedges on it).
+    def _submit(self, work: Callable[[], T]) -> _StageJob[T]:
+        """Start a stage on a stage thread (timed there)."""
+
+        def timed() -> tuple[T, float]:
+            t0 = time.perf_counter()
+            return work(), _ms(t0)
+
+        return _StageJob(self._stages.submit(timed), time.perf_counter())
+
+    def _await(self, stage: str, job: _StageJob[T]) -> tuple[T, float]:
+        """A started stage's result and its own duration (ms), within the policy's stage
+        timeout counted from its start (the loop never wedges on it).
 
         A stage past its deadline fails the turn, also one that finished late before
         the waiter woke; its thread is left to finish on its own (Python cannot kill
         a thread), and its result is discarded.
+
+        Raises:
+            StageTimeout: the stage ran past ``engine.stage_timeout_seconds``.
+            Exception: whatever the stage raised.
         """
         timeout = self.policy.engine.stage_timeout_seconds
-        started = time.perf_counter()
-        future = self._stages.submit(work)
         late = StageTimeout(f"{stage} took longer than {timeout:g}s")
+        remaining = timeout - (time.perf_counter() - job.started)
         try:
-            result = future.result(timeout)
+            result, took = job.future.result(max(0.0, remaining))
         except FutureTimeout:
             raise late from None
-        if time.perf_counter() - started > timeout:  # done, but past the deadline
+        if took / 1000 > timeout:  # done, but past the deadline
             raise late
-        return result
+        return result, took
 
     def close(self) -> None:
         """Let go of the stage threads (a stage still running finishes in the background)."""
@@ -333,6 +401,14 @@ class TurnRunner:
         except Exception as exc:  # a channel failure never fails the committed turn
             log.exception("speak.failed", channel=channel_id)
             self.bus.emit(EngineError(ts=self.clock.now(), stage="speak", error=f"{exc}"))
+
+
+@dataclass
+class _StageJob(Generic[T]):
+    """A stage running on a stage thread: its result with its duration, and its start."""
+
+    future: Future[tuple[T, float]]
+    started: float
 
 
 class StageTimeout(Exception):

@@ -159,6 +159,8 @@ class EmbeddingSection(Section):
     """Memories re-embedded per background batch after a change of embedding model."""
     cache_entries: int = Field(ge=0)
     """Recently embedded texts whose vectors are kept in memory (0 = no cache)."""
+    prefetch_max_pending: int = Field(ge=0)
+    """Inputs embedded ahead of their turn at most at once (0 = no prefetch)."""
 
 
 class IndexSection(Section):
@@ -168,6 +170,9 @@ class IndexSection(Section):
     """Candidate list size while inserting (HNSW ef_construction)."""
     expansion_search: int = Field(gt=0)
     """Candidate list size while searching (HNSW ef); recall rises with it."""
+    lookup_expansion: int = Field(gt=0)
+    """Candidate list of nearest-memory lookups (novelty, the exit gate's and the gut's
+    nearest memories): they need the closest one or few, not retrieval's recall."""
     rebuild_batch: int = Field(gt=0)
     """Vectors added per batch during a rebuild."""
     nearest_cache_entries: int = Field(ge=0)

@@ -29,12 +29,15 @@ _DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
 }
 
 
-def connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+def connect(
+    path: Path, *, read_only: bool, threads: int | None = None
+) -> duckdb.DuckDBPyConnection:
     """Open a DuckDB file, turning DuckDB's errors into one-line user errors.
 
     Args:
         path: the database file.
         read_only: open without write access (several readers may share the file).
+        threads: DuckDB's worker threads (None: one per core).
 
     Returns:
         The connection.
@@ -45,7 +48,10 @@ def connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         StoreError: any other failure to open.
     """
     try:
-        return duckdb.connect(str(path), read_only=read_only, config=_DUCKDB_CONFIG)
+        config = dict(_DUCKDB_CONFIG)
+        if threads is not None:
+            config["threads"] = threads
+        return duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.Error as exc:
         text = str(exc)
         if "lock" in text.lower():
@@ -138,6 +144,7 @@ class Store:
         read_only: bool = False,
         clock: Clock | None = None,
         migrations: tuple[Migration, ...] = MIGRATIONS,
+        threads: int | None = None,
     ) -> None:
         """Open (and, read-write, migrate) a database.
 
@@ -146,6 +153,8 @@ class Store:
             read_only: share the file with other readers; no writes possible.
             clock: time source for stamps.
             migrations: the schema steps to apply (tests pass a prefix).
+            threads: DuckDB's worker threads (None: one per core, for bulk work; the
+                engine passes ``settings.db_threads``).
 
         Raises:
             StoreError: the file is missing (read-only), locked, corrupt or too new.
@@ -155,7 +164,7 @@ class Store:
         self.clock: Clock = clock or SystemClock()
         if read_only and not path.exists():
             raise StoreError(f"no database at {path} yet")
-        self._con = connect(path, read_only=read_only)
+        self._con = connect(path, read_only=read_only, threads=threads)
         self._local = threading.local()
         self._readers: list[duckdb.DuckDBPyConnection] = []
         self._readers_lock = threading.Lock()

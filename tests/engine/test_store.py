@@ -219,3 +219,22 @@ def test_timestamps_roundtrip_as_utc(tmp_path: Path, clock: FrozenClock) -> None
         log.append(_event(clock))
         (event,) = log.tail()
         assert event.ts == clock.now() and event.ts.tzinfo is not None
+
+
+def test_the_engine_runs_duckdb_on_its_setting_and_bulk_work_on_every_core(
+    isolated_home: Path,
+) -> None:
+    import os
+
+    from engine.config import load_policy, load_settings
+    from engine.engine import Engine
+    from engine.llm.scripted import ScriptedProvider
+
+    def threads(store: Store) -> int:
+        return int(store.reader().execute("SELECT current_setting('threads')").fetchall()[0][0])
+
+    settings = load_settings().model_copy(update={"embedder": "hashing", "db_threads": 1})
+    with Engine(settings, load_policy().policy, provider=ScriptedProvider()) as engine:
+        assert threads(engine.store) == 1
+    with Store(settings.data_dir.db_path) as bulk:
+        assert threads(bulk) == (os.cpu_count() or 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from engine.memory.content_cache import ContentCache
 from engine.memory.records import NewMemory
 from engine.memory.service import MemoryService
@@ -39,3 +41,19 @@ def test_the_cache_is_bounded_and_can_be_off() -> None:
     off = ContentCache(0)
     off.put_many({1: "a"}, 0)
     assert len(off) == 0
+
+
+def test_opening_the_service_fills_the_cache_from_the_keyword_read(
+    service: MemoryService, tmp_path: Path
+) -> None:
+    ids = service.add([NewMemory(kind="fact", content=f"fact number {i}") for i in range(3)])
+    reopened = MemoryService(
+        service.store, service.embedder, service.policy, service.clock, tmp_path / "ix2"
+    )
+    assert len(reopened.repo.content_cache) == 0
+    reopened.open()
+    assert len(reopened.repo.content_cache) == 3
+    service.store.write(lambda cur: cur.execute("UPDATE memories SET content = 'changed'"))
+    # served from what open() read, with no read of its own
+    assert reopened.repo.contents(ids) == {i: f"fact number {n}" for n, i in enumerate(ids)}
+    reopened.close()

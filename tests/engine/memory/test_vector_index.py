@@ -316,3 +316,23 @@ def test_expansion_search_is_tunable_and_k_beyond_size_returns_all(vectors: np.n
     assert index.search(vectors[0], 0)[0].size == 0
     with pytest.raises(ValueError, match="k must be"):
         index.search(vectors[0], -1)
+
+
+def test_a_search_can_use_its_own_candidate_list_for_that_call_only() -> None:
+    rng = np.random.default_rng(11)
+    data = rng.normal(size=(3000, DIM)).astype(np.float32)
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    queries = rng.normal(size=(60, DIM)).astype(np.float32)
+    index = UsearchVectorIndex(model=MODEL, dim=DIM, connectivity=4, expansion_add=8)
+    index.add(np.arange(3000), data)
+    index.expansion_search = 512
+    exact = [set(np.argsort(-(data @ q))[:10].tolist()) for q in queries]
+
+    def recall(expansion: int | None) -> float:
+        found = [set(index.search(q, 10, expansion)[0].tolist()) for q in queries]
+        return sum(len(f & e) for f, e in zip(found, exact, strict=True)) / (10 * len(queries))
+
+    wide, narrow = recall(None), recall(10)
+    assert wide > 0.9 and narrow < wide - 0.1  # the small list really was used
+    assert index.expansion_search == 512 and recall(None) == wide  # and only for that call
+    assert recall(512) == wide

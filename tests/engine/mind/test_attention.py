@@ -197,13 +197,16 @@ def test_the_queue_persists_decisions_across_a_store_reopen(
         assert left.urgency == pytest.approx(0.4) and left.waited == 1
         rows = (
             store.reader()
-            .execute("SELECT id, status, turn_id, salience IS NOT NULL FROM candidates ORDER BY id")
+            .execute(
+                "SELECT id, status, turn_id, salience IS NOT NULL, round(urgency, 6), waited, "
+                "decided_at IS NOT NULL FROM candidates ORDER BY id"
+            )
             .fetchall()
         )
         assert rows == [
-            (ids[0], "won", 42, True),
-            (ids[1], "pending", None, True),
-            (ids[2], "dropped", None, True),
+            (ids[0], "won", 42, True, 0.8, 0, True),
+            (ids[1], "pending", None, True, 0.4, 1, False),
+            (ids[2], "dropped", None, True, 0.01, 0, True),
         ]
         assert queue.depth() == 1
 

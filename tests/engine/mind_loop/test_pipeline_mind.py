@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from engine.config import load_policy, load_settings
 from engine.engine import Engine
-from engine.llm.scripted import ScriptedProvider
+from engine.llm.scripted import ScriptedProvider, ScriptedReply
+from engine.mind.gut import Gut
 from engine.policy import Policy
-from engine.signals import AttentionCandidates, CognitiveState, Signal
+from engine.signals import AttentionCandidates, CognitiveState, EngineError, Signal
 from engine.turns_query import get_turn
 
 
@@ -122,5 +125,49 @@ def test_a_turn_commits_its_retrieval_effects_and_reports_every_stage_time(
         assert cat is not None and cat.alpha > 1.0 and cat.access_timestamps
         turn = get_turn(engine.store.reader(), outcome.turn_id)
         assert turn["status"] == "committed"
-        assert set(outcome.timings_ms) == {"attention", "context", "gut", "act", "gates", "commit"}
+        assert set(outcome.timings_ms) == {
+            "attention",
+            "context",
+            "gut",
+            "gut_wait",
+            "act",
+            "gates",
+            "commit",
+        }
         assert all(ms >= 0 for ms in outcome.timings_ms.values())
+
+
+def test_the_gut_is_measured_while_the_model_generates(isolated_home: Path) -> None:
+    slow = ScriptedReply(envelope={"type": "message", "content": "Mulled it over."}, delay_s=0.6)
+    seen: list[Signal] = []
+    with _engine(load_policy().policy, [slow]) as engine:
+        assert engine.memory is not None
+        engine.memory.add_for_tool("the boat is blue", "fact", "operator")
+        engine.bus.subscribe(seen.append)
+        outcome = engine.run_turn("what colour is the boat?")
+        assert outcome.status == "committed" and outcome.gut is not None
+        t = outcome.timings_ms
+        assert t["act"] >= 600
+        # the gut's own work ran during the model's 0.6 s, so the turn hardly waited
+        assert t["gut_wait"] < 100 and t["gut_wait"] <= t["gut"] + 1
+        kinds = [s.kind for s in seen]
+        assert kinds.index("gut.delta") < kinds.index("turn.committed")
+
+
+def test_a_failing_gut_is_recorded_and_the_turn_still_commits(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: Gut, context: object) -> object:  # fault injection
+        raise RuntimeError("centroid exploded")
+
+    monkeypatch.setattr(Gut, "measure", broken)
+    seen: list[Signal] = []
+    with _engine(load_policy().policy, [{"type": "message", "content": "Still here."}]) as engine:
+        engine.bus.subscribe(seen.append)
+        outcome = engine.run_turn("hello there, how are you?")
+        assert outcome.status == "committed" and outcome.reply == "Still here."
+        assert outcome.gut is None and "gut" not in outcome.timings_ms
+        errors = [s for s in seen if isinstance(s, EngineError)]
+        assert [e.stage for e in errors] == ["gut"] and "centroid exploded" in errors[0].error
+        record = get_turn(engine.store.reader(), outcome.turn_id)
+        assert "centroid exploded" in record["gut_error"]
