@@ -67,8 +67,8 @@ class EmbeddingPrefetch:
             the caller embeds what the cache still lacks).
         """
         with self._lock:
-            futures = {id(f): f for t in texts if (f := self._pending.get(t)) is not None}
-        for future in futures.values():
+            futures = {f for t in texts if (f := self._pending.get(t)) is not None}
+        for future in futures:
             with contextlib.suppress(Exception):  # a failed prefetch is redone by the caller
                 future.result(timeout)
         return bool(futures)

@@ -10,7 +10,6 @@ vectors in one transaction; the in-memory indexes are updated after the commit
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,8 +24,6 @@ import structlog
 
 from engine.clock import Clock, to_naive_utc
 from engine.memory.embed import Embedder, prefixed_text
-from engine.memory.embed_cache import EmbeddingCache
-from engine.memory.embed_prefetch import EmbeddingPrefetch
 from engine.memory.keyword import KeywordIndex
 from engine.memory.nearest_cache import NearestCache
 from engine.memory.records import Memory, NewMemory
@@ -44,6 +41,7 @@ from engine.memory.scoring_load import load_scoring_cache, refresh_scoring_rows
 from engine.memory.scoring_rows import epoch_us
 from engine.memory.search import HybridSearcher, Mode, SearchResult
 from engine.memory.stat_updates import MemoryStatUpdates
+from engine.memory.text_embedding import TextEmbedding
 from engine.memory.vector_index import IndexStatus, UsearchVectorIndex
 from engine.policy import Policy
 from engine.store import Store
@@ -94,10 +92,9 @@ class MemoryService:
     ) -> None:
         self.store = store
         self.embedder = embedder
-        self.embed_cache = EmbeddingCache(policy.embedding.cache_entries)
-        self.prefetch = EmbeddingPrefetch(
-            self._embed_into_cache, policy.embedding.prefetch_max_pending
-        )
+        self.embedding = TextEmbedding(embedder, policy.embedding)
+        self.embed_cache = self.embedding.cache
+        self.prefetch = self.embedding.prefetch
         """Inputs embedded ahead of their turn (:meth:`prefetch_embeddings`)."""
         self.nearest_cache = NearestCache(
             lambda: self.vectors,
@@ -212,7 +209,7 @@ class MemoryService:
 
     def close(self) -> None:
         """Finish prefetching; save the vector index if it changed."""
-        self.prefetch.close()
+        self.embedding.close()
         if self._dirty:
             self.save_index()
 
@@ -226,19 +223,9 @@ class MemoryService:
         return prefixed_text(memory.kind, memory.content, e.type_prefixes)
 
     def embed_texts(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        """Embed texts; a text over the token limit is embedded in chunks and averaged,
-        never truncated. Recently embedded texts come from :attr:`embed_cache`, and a
-        text being prefetched is waited for rather than embedded twice."""
-        model = self.embedder.name
-        out = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
-        todo = self._fill_cached(model, texts, out)
-        if todo and self.prefetch.wait(list(todo)):
-            todo = self._fill_cached(model, list(todo), out, todo)
-        if todo:
-            unique = list(todo)
-            for text, vector in zip(unique, self._embed_into_cache(unique), strict=True):
-                out[todo[text]] = vector
-        return out
+        """Embed texts (:meth:`engine.memory.text_embedding.TextEmbedding.embed`: chunked,
+        never truncated, cached, a prefetched text waited for)."""
+        return self.embedding.embed(texts)
 
     def prefetch_embeddings(self, texts: Sequence[str]) -> None:
         """Start embedding texts in the background (an input as intake stores it).
@@ -246,62 +233,7 @@ class MemoryService:
         Args:
             texts: texts a turn will soon embed; already cached ones are skipped.
         """
-        if self.embed_cache.capacity <= 0:
-            return  # nowhere to keep the result
-        model = self.embedder.name
-        self.prefetch.start([t for t in texts if self.embed_cache.get(model, t) is None])
-
-    def _fill_cached(
-        self,
-        model: str,
-        texts: Sequence[str],
-        out: npt.NDArray[np.float32],
-        rows: dict[str, list[int]] | None = None,
-    ) -> dict[str, list[int]]:
-        """Copy cached vectors into ``out``; returns the rest as text -> rows of ``out``."""
-        todo: dict[str, list[int]] = {}
-        for i, text in enumerate(texts):
-            where = rows[text] if rows is not None else [i]
-            cached = self.embed_cache.get(model, text)
-            if cached is not None:
-                out[where] = cached
-            else:
-                todo.setdefault(text, []).extend(where)
-        return todo
-
-    def _embed_into_cache(self, texts: list[str]) -> npt.NDArray[np.float32]:
-        model = self.embedder.name
-        fresh = self._embed_uncached(texts)
-        for text, vector in zip(texts, fresh, strict=True):
-            self.embed_cache.put(model, text, vector)
-        return fresh
-
-    def _embed_uncached(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        limit = min(self.policy.embedding.max_tokens, self.embedder.max_tokens)
-        pieces: list[str] = []
-        owners: list[int] = []
-        for i, text in enumerate(texts):
-            for piece in self._chunks(text, limit):
-                pieces.append(piece)
-                owners.append(i)
-        out = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
-        if not pieces:
-            return out
-        vectors = self.embedder.embed(pieces)
-        np.add.at(out, np.asarray(owners), vectors)
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return (out / np.where(norms == 0, 1, norms)).astype(np.float32)
-
-    def _chunks(self, text: str, limit: int) -> list[str]:
-        if self.embedder.count_tokens(text) <= limit:
-            return [text]
-        words = text.split()
-        if len(words) <= 1:  # one huge token run: split by characters
-            size = max(1, len(text) * limit // (2 * self.embedder.count_tokens(text)))
-            return [text[i : i + size] for i in range(0, len(text), size)]
-        ratio = self.embedder.count_tokens(text) / len(words)
-        per_chunk = max(1, math.floor(limit * 0.9 / ratio))
-        return [" ".join(words[i : i + per_chunk]) for i in range(0, len(words), per_chunk)]
+        self.embedding.start(texts)
 
     def prepare(self, items: Sequence[NewMemory]) -> PreparedMemories:
         """Embed what needs embedding (slow; done before any transaction opens).

@@ -221,8 +221,11 @@ class UsearchVectorIndex:
             raise ValueError("expansion_search must be >= 1")
         with self._index_lock:
             self._params["expansion_search"] = value
-            # usearch declares the setter after both getters, which mypy reads as read-only
-            setattr(self._index, "expansion_search", value)  # noqa: B010
+            self._set_usearch_expansion(value)
+
+    def _set_usearch_expansion(self, value: int) -> None:
+        # usearch declares the setter after both getters, which mypy reads as read-only
+        setattr(self._index, "expansion_search", value)  # noqa: B010
 
     @property
     def memory_usage(self) -> int:
@@ -355,11 +358,11 @@ class UsearchVectorIndex:
             if expansion is None or expansion == default:
                 matches = self._index.search(query, k, threads=1)
             else:
-                setattr(self._index, "expansion_search", max(1, expansion))  # noqa: B010
+                self._set_usearch_expansion(max(1, expansion))
                 try:
                     matches = self._index.search(query, k, threads=1)
                 finally:
-                    setattr(self._index, "expansion_search", default)  # noqa: B010
+                    self._set_usearch_expansion(default)
         keys = np.asarray(matches.keys, dtype=np.uint64).astype(np.int64)
         return keys, (1.0 - np.asarray(matches.distances, dtype=np.float32)).astype(np.float32)
 

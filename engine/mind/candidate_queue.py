@@ -170,42 +170,24 @@ class CandidateQueue:
         for c in decision.queued:
             s = salience.get(c.id)
             rescored = decision.rescored.get(c.id, s.salience if s else None)
-            rows.append(
-                (
-                    c.id,
-                    "pending",
-                    float(c.urgency),
-                    int(c.waited),
-                    rescored,
-                    _parts(s) if s else None,
-                )
-            )
-        if rows:  # one statement: the winner won, every loser stays queued, decayed
+            parts = _parts(s) if s else None
+            rows.append((c.id, "pending", float(c.urgency), int(c.waited), rescored, parts))
+        for d in decision.dropped:
+            c = d.candidate
+            rescored = decision.rescored.get(c.id, d.salience)
+            rows.append((c.id, "dropped", float(c.urgency), int(c.waited), rescored, _parts(d)))
+        if rows:  # one statement: the winner won, the losers queued (decayed) or dropped
             cur.execute(
                 "UPDATE candidates AS c SET status = u.status, salience = u.salience, "
                 "parts = u.parts, "
-                "urgency = CASE WHEN u.status = 'won' THEN c.urgency ELSE u.urgency END, "
-                "waited = CASE WHEN u.status = 'won' THEN c.waited ELSE u.waited END, "
+                "urgency = CASE WHEN u.status = 'pending' THEN u.urgency ELSE c.urgency END, "
+                "waited = CASE WHEN u.status = 'pending' THEN u.waited ELSE c.waited END, "
                 "turn_id = CASE WHEN u.status = 'won' THEN $1 ELSE c.turn_id END, "
-                "decided_at = CASE WHEN u.status = 'won' THEN $2 ELSE c.decided_at END "
+                "decided_at = CASE WHEN u.status = 'pending' THEN c.decided_at ELSE $2 END "
                 "FROM (SELECT unnest($3) AS id, unnest($4) AS status, unnest($5) AS urgency, "
                 "unnest($6) AS waited, unnest($7) AS salience, unnest($8) AS parts) AS u "
                 "WHERE c.id = u.id AND (u.status = 'won' OR c.status = 'pending')",
                 [turn_id, stamp, *(list(col) for col in zip(*rows, strict=True))],
-            )
-        dropped = decision.dropped
-        if dropped:
-            cur.execute(
-                "UPDATE candidates AS c SET status = 'dropped', decided_at = $1, "
-                "salience = u.salience, parts = u.parts FROM (SELECT unnest($2) AS id, "
-                "unnest($3) AS salience, unnest($4) AS parts) AS u "
-                "WHERE c.id = u.id AND c.status = 'pending'",
-                [
-                    stamp,
-                    [d.candidate.id for d in dropped],
-                    [decision.rescored.get(d.candidate.id, d.salience) for d in dropped],
-                    [_parts(d) for d in dropped],
-                ],
             )
 
     def apply(self, decision: AttentionDecision, turn_id: int | None) -> None:

@@ -106,6 +106,14 @@ async def send(pilot: Pilot[Any], text: str) -> None:
     await pilot.press("enter")
 
 
+async def ask(pilot: Pilot[Any], text: str, timeout: float = 10.0) -> None:
+    """:func:`send` a message, then let the app run until a reply is complete in the chat."""
+    app = pilot.app
+    assert isinstance(app, CephalonApp)
+    await send(pilot, text)
+    await wait_until(pilot, lambda: replied(app), timeout=timeout)
+
+
 def replied(app: CephalonApp, count: int = 1) -> bool:
     """True once ``count`` replies are complete in the chat."""
     done = [e for e in app.model.chat if e.role == "cephalon" and not e.streaming]

@@ -16,7 +16,7 @@ from engine.config import load_settings
 from engine.engine import Engine
 from engine.errors import CephalonError
 from engine.llm.scripted import ScriptedProvider
-from tests.tui.conftest import POLICY, SIZE, replied, screen_text, send, wait_until
+from tests.tui.conftest import POLICY, SIZE, ask, replied, screen_text, send, wait_until
 
 
 async def test_typing_and_screens_work_while_the_engine_starts(
@@ -76,8 +76,7 @@ async def test_local_connect_opens_the_configured_engine(isolated_home: Path) ->
     )
     app = CephalonApp(connect=local_connect(settings, POLICY), show_timings=False)
     async with app.run_test(size=SIZE) as pilot:
-        await send(pilot, "hello")
-        await wait_until(pilot, lambda: replied(app), timeout=30)
+        await ask(pilot, "hello", timeout=30)
         assert app.model.chat[-1].text == "From the script file."
         await wait_until(pilot, lambda: "/scripted │" in screen_text(app))  # provider/model
 

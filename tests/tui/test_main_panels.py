@@ -21,7 +21,7 @@ from engine.signals import (
     LlmDelta,
     SalienceParts,
 )
-from tests.tui.conftest import SIZE, replied, screen_text, send, wait_until
+from tests.tui.conftest import SIZE, ask, replied, screen_text, send, wait_until
 
 TIME_TURN: list[dict[str, Any]] = [
     {"type": "tool_call", "name": "clock.now", "args": {}},
@@ -36,8 +36,7 @@ async def test_chat_shows_the_message_and_the_streamed_reply(
     script.push(*TIME_TURN)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await send(pilot, "what time is it?")
-        await wait_until(pilot, lambda: replied(app))
+        await ask(pilot, "what time is it?")
         await pilot.pause(0.3)
         roles = [(e.role, e.text, e.status) for e in app.model.chat]
         assert roles == [
@@ -156,8 +155,7 @@ async def test_tool_log_lists_calls_and_opens_detail(
     script.push(*TIME_TURN)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await send(pilot, "what time is it?")
-        await wait_until(pilot, lambda: replied(app))
+        await ask(pilot, "what time is it?")
         await wait_until(pilot, lambda: app.main.tools.row_count == 2)
         text = screen_text(app)
         assert "clock.now" in text and "✓ ok" in text
@@ -179,8 +177,7 @@ async def test_context_shows_why_each_memory_was_chosen(
     script.push({"type": "message", "content": "Miso."})
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await send(pilot, "what is my cat called?")
-        await wait_until(pilot, lambda: replied(app))
+        await ask(pilot, "what is my cat called?")
         await wait_until(pilot, lambda: app.main.context.row_count > 0)
         assert app.model.context[0]["id"] == seeded[0]  # the cat fact ranks first
         text = screen_text(app)
@@ -200,8 +197,7 @@ async def test_status_bar_shows_provider_queue_memories_and_pause(
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: "scripted/scripted" in screen_text(app))
-        await send(pilot, "hello")
-        await wait_until(pilot, lambda: replied(app))
+        await ask(pilot, "hello")
         await wait_until(pilot, lambda: app.model.status.get("turns") == 1)
         assert f"memories {app.model.status['memory_count']}" in screen_text(app)
         assert app.model.status["memory_count"] >= len(seeded)

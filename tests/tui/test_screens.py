@@ -17,7 +17,7 @@ from engine.clock import FrozenClock
 from engine.engine import Engine
 from engine.jobs.state import insert_run
 from engine.llm.scripted import ScriptedProvider
-from tests.tui.conftest import SIZE, replied, screen_text, send, wait_until
+from tests.tui.conftest import SIZE, ask, screen_text, wait_until
 from tests.tui.test_main_panels import TIME_TURN
 
 
@@ -56,8 +56,7 @@ async def test_turn_history_opens_the_replay_viewer_and_reruns(
     script.push(*TIME_TURN)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await send(pilot, "what time is it?")
-        await wait_until(pilot, lambda: replied(app))
+        await ask(pilot, "what time is it?")
         await pilot.press("escape", "r")
         assert isinstance(app.screen, TurnsScreen)
         turns = app.screen
@@ -142,8 +141,7 @@ async def test_unlock_asks_for_minutes_and_unlocks_write_tools(
 async def test_new_chat_clears_the_transcript(make_app: Callable[..., CephalonApp]) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await send(pilot, "hello")
-        await wait_until(pilot, lambda: replied(app))
+        await ask(pilot, "hello")
         await pilot.press("ctrl+n")
         await pilot.pause(0.2)
         assert [e.role for e in app.model.chat] == ["note"]

@@ -16,15 +16,14 @@ from cephalon_tui.app import CephalonApp
 from cephalon_tui.screens.replay import ReplayScreen
 from cephalon_tui.screens.turns import TurnsScreen
 from engine.llm.scripted import ScriptedProvider
-from tests.tui.conftest import SIZE, replied, send, wait_until
+from tests.tui.conftest import SIZE, ask, wait_until
 from tests.tui.test_main_panels import TIME_TURN
 
 
 async def _one_turn(pilot: Pilot[Any]) -> CephalonApp:
     app = pilot.app
     assert isinstance(app, CephalonApp)
-    await send(pilot, "what time is it?")
-    await wait_until(pilot, lambda: replied(app))
+    await ask(pilot, "what time is it?")
     await wait_until(pilot, lambda: app.model.status.get("turns") == 1)
     await wait_until(pilot, lambda: app.main.tools.row_count == 2)
     await wait_until(pilot, lambda: app.bridge.pending == 0)
