@@ -124,6 +124,7 @@ class Engine:
                 policy,
                 self.clock,
                 self.memory.prefetch_embeddings if self.memory is not None else None,
+                queue=self.turns.mind.queue,
             )
             self.started_at = self.clock.now()
             self.dmn = DefaultModeNetwork(
@@ -170,10 +171,7 @@ class Engine:
 
     def _gut_feeling(self, reading: GutReading, turn_id: int) -> None:
         """A strongly charged gut reading becomes a candidate (one waits at a time)."""
-        waiting = scalar(
-            self.store.reader(),
-            "SELECT count(*) FROM candidates WHERE source = 'gut' AND status = 'pending'",
-        )
+        waiting = self.turns.mind.queue.count("gut")
         if waiting or not reading.toward:
             return
         toward = "; ".join(str(t["content"])[:80] for t in reading.toward[:2])

@@ -6,11 +6,16 @@ loses none), read back by :meth:`CandidateQueue.pending`, and each turn's
 transaction: the winner ``won`` (with its turn), the losers' decayed urgency and
 ``waited``, the dropped ones ``dropped``; every row keeps the salience and parts it
 was last weighed with.
+
+The queue keeps the pending rows in memory as well: read once, then changed as its
+own writes commit (every candidate is written through it), so weighing them costs
+no query.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime
 
 import duckdb
@@ -18,7 +23,6 @@ import duckdb
 from engine.clock import Clock, from_naive_utc, to_naive_utc
 from engine.mind.attention import AttentionDecision, Candidate, Scored
 from engine.store import Store
-from engine.store.sql import scalar
 
 _COLUMNS = "id, source, text, created_at, urgency, waited, channel_id, event_id, source_tag"
 
@@ -35,6 +39,8 @@ class CandidateQueue:
         """
         self.store = store
         self.clock: Clock = clock or store.clock
+        self._pending: dict[int, Candidate] | None = None
+        self._lock = threading.Lock()
 
     def insert(
         self,
@@ -61,7 +67,7 @@ class CandidateQueue:
             event_id: its input event.
 
         Returns:
-            The candidate id.
+            The candidate id (call :meth:`committed` once the transaction has).
 
         Raises:
             StoreError: the store is read-only.
@@ -101,7 +107,7 @@ class CandidateQueue:
             The candidate id.
         """
         when = created_at or self.clock.now()
-        return self.store.write(
+        candidate_id = self.store.write(
             lambda cur: self.insert(
                 cur,
                 source=source,
@@ -113,9 +119,54 @@ class CandidateQueue:
                 event_id=event_id,
             )
         )
+        queued = Candidate(
+            candidate_id, source, text, when, urgency, 0, channel_id, event_id, source_tag
+        )
+        self.committed(queued)
+        return candidate_id
 
     def pending(self) -> list[Candidate]:
         """The pending candidates, oldest first."""
+        with self._lock:
+            return sorted(self._loaded().values(), key=lambda c: (c.created_at, c.id))
+
+    def depth(self) -> int:
+        """How many candidates are pending."""
+        with self._lock:
+            return len(self._loaded())
+
+    def count(self, source: str) -> int:
+        """How many candidates from ``source`` are pending."""
+        with self._lock:
+            return sum(1 for c in self._loaded().values() if c.source == source)
+
+    def committed(self, candidate: Candidate) -> None:
+        """A candidate :meth:`insert` wrote has been committed: it is pending now."""
+        with self._lock:
+            if self._pending is not None:  # not read yet: the store has it
+                self._pending[candidate.id] = candidate
+
+    def decided(self, decision: AttentionDecision) -> None:
+        """A decision :meth:`apply_in` wrote has been committed: the winner and the
+        dropped leave the queue, the losers wait with their decayed urgency."""
+        with self._lock:
+            pending = self._pending
+            if pending is None:
+                return
+            if decision.winner is not None:
+                pending.pop(decision.winner.candidate.id, None)
+            for dropped in decision.dropped:
+                pending.pop(dropped.candidate.id, None)
+            for queued in decision.queued:
+                if queued.id in pending:
+                    pending[queued.id] = queued
+
+    def _loaded(self) -> dict[int, Candidate]:
+        if self._pending is None:
+            self._pending = {c.id: c for c in self._read()}
+        return self._pending
+
+    def _read(self) -> list[Candidate]:
         rows = (
             self.store.reader()
             .execute(
@@ -139,12 +190,6 @@ class CandidateQueue:
             for r in rows
         ]
 
-    def depth(self) -> int:
-        """How many candidates are pending."""
-        return int(
-            scalar(self.store.reader(), "SELECT count(*) FROM candidates WHERE status = 'pending'")
-        )
-
     def apply_in(
         self,
         cur: duckdb.DuckDBPyConnection,
@@ -159,6 +204,8 @@ class CandidateQueue:
             decision: what ``Attention.decide`` returned.
             turn_id: the turn the winner takes.
             now: ``decided_at`` (default: the clock).
+
+        Call :meth:`decided` once the transaction has committed.
         """
         stamp = to_naive_utc(now or self.clock.now())
         salience = {s.candidate.id: s for s in decision.ranked}
@@ -176,7 +223,13 @@ class CandidateQueue:
             c = d.candidate
             rescored = decision.rescored.get(c.id, d.salience)
             rows.append((c.id, "dropped", float(c.urgency), int(c.waited), rescored, _parts(d)))
-        if rows:  # one statement: the winner won, the losers queued (decayed) or dropped
+        if len(rows) == 1 and rows[0][1] == "won":  # the usual turn: one input, it wins
+            cur.execute(
+                "UPDATE candidates SET status = 'won', salience = ?, parts = ?, turn_id = ?, "
+                "decided_at = ? WHERE id = ?",
+                [rows[0][4], rows[0][5], turn_id, stamp, rows[0][0]],
+            )
+        elif rows:  # one statement: the winner won, the losers queued (decayed) or dropped
             cur.execute(
                 "UPDATE candidates AS c SET status = u.status, salience = u.salience, "
                 "parts = u.parts, "
@@ -199,6 +252,7 @@ class CandidateQueue:
         """
         now = self.clock.now()
         self.store.write(lambda cur: self.apply_in(cur, decision, turn_id, now))
+        self.decided(decision)
 
 
 def _parts(scored: Scored) -> str:

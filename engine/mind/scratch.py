@@ -13,7 +13,7 @@ rows, so what happened to every buffered text can be looked up.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -106,24 +106,55 @@ class ScratchBuffer:
         Returns:
             The item id.
         """
+        return self.add_many(
+            cur, [(content, kind, source)], channel_id=channel_id, turn_id=turn_id, now=now
+        )[0]
+
+    def add_many(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        items: Sequence[tuple[str, str, str | None]],
+        *,
+        channel_id: str | None = None,
+        turn_id: int | None = None,
+        now: datetime | None = None,
+    ) -> list[int]:
+        """Buffer texts in one statement inside the caller's transaction (see :meth:`add`).
+
+        Args:
+            cur: the writer's cursor.
+            items: ``(content, kind, source)`` per text.
+            channel_id: their channel.
+            turn_id: the turn they came in with.
+            now: the buffering time (default: the clock).
+
+        Returns:
+            The item ids, in order.
+        """
+        if not items:
+            return []
         assert self.store.writer is not None, "add runs inside a store.write job"
         at = now or self.clock.now()
-        item_id = self.store.writer.ids.take("scratch_items")
+        first = self.store.writer.ids.take("scratch_items", len(items))
+        ids = list(range(first, first + len(items)))
+        contents, kinds, sources = (list(column) for column in zip(*items, strict=True))
         cur.execute(
             "INSERT INTO scratch_items (id, turn_id, kind, content, source, channel_id, "
-            "created_at, expires_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'buffered')",
+            "created_at, expires_at, status) "
+            "SELECT unnest($1::BIGINT[]), $2, unnest($3::VARCHAR[]), unnest($4::VARCHAR[]), "
+            "unnest($5::VARCHAR[]), $6, $7, $8, 'buffered'",
             [
-                item_id,
+                ids,
                 turn_id,
-                kind,
-                content,
-                source,
+                kinds,
+                contents,
+                sources,
                 channel_id,
                 to_naive_utc(at),
                 to_naive_utc(at + timedelta(hours=self.policy.ttl_hours)),
             ],
         )
-        return item_id
+        return ids
 
     def due(self, exchanges: int) -> bool:
         """Whether a flush is due after this many exchanges (every ``flush_every_exchanges``).

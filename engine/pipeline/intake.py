@@ -13,6 +13,7 @@ import duckdb
 
 from engine.clock import Clock
 from engine.errors import CephalonError
+from engine.mind.attention import Candidate
 from engine.mind.candidate_queue import CandidateQueue
 from engine.models import EventType, NewEvent
 from engine.policy import Policy
@@ -49,6 +50,7 @@ class Intake:
         policy: Policy,
         clock: Clock,
         prefetch: Callable[[Sequence[str]], None] | None = None,
+        queue: CandidateQueue | None = None,
     ) -> None:
         """Create the intake.
 
@@ -58,8 +60,9 @@ class Intake:
             clock: the engine's clock.
             prefetch: starts embedding an input in the background as it is stored
                 (:meth:`engine.memory.service.MemoryService.prefetch_embeddings`).
+            queue: the attention queue the turns read (default: a queue of its own).
         """
-        self.queue = CandidateQueue(store, clock)
+        self.queue = queue if queue is not None else CandidateQueue(store, clock)
         self.store = store
         self.policy = policy
         self.clock = clock
@@ -130,4 +133,18 @@ class Intake:
             )
             return Submitted(stored_id, candidate_id)
 
-        return self.store.write(job)
+        submitted = self.store.write(job)
+        self.queue.committed(
+            Candidate(
+                submitted.candidate_id,
+                source,
+                text,
+                now,
+                urgency,
+                0,
+                channel_id,
+                submitted.event_id,
+                _TAGS[source].value,
+            )
+        )
+        return submitted

@@ -37,7 +37,7 @@ from engine.mind.salience import ExitJudge, SalienceInputs
 from engine.mind.scratch import ScratchBuffer
 from engine.pipeline.act import ActLoop, ActResult
 from engine.pipeline.context import AssembledContext, ContextAssembler, inclusions_signal
-from engine.pipeline.transcript import recent_transcript
+from engine.pipeline.transcript import TranscriptCache
 from engine.pipeline.turn_commit import TurnCommitter
 from engine.pipeline.turn_gates import gate_turn
 from engine.pipeline.turn_record import TurnOutcome, build_outcome, build_record
@@ -104,6 +104,8 @@ class TurnRunner:
         self.on_gut: Callable[[GutReading, int], None] | None = None
         """Set by the engine: called with a charged reading (it may queue a gut candidate)."""
         self.exchanges = 0
+        self.transcripts = TranscriptCache(store)
+        """The working transcripts, kept up to date as turns commit."""
         self._stages = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cephalon-stage")
         self.system_prompt = (PROMPTS / "system.md").read_text(encoding="utf-8").strip()
 
@@ -128,7 +130,7 @@ class TurnRunner:
         pending = self.mind.queue.pending()
         if not pending:
             return None
-        transcript = recent_transcript(self.store.reader(), self.policy.context.transcript_turns)
+        transcript = self.transcripts.get(self.policy.context.transcript_turns)
         inputs = self.salience_inputs(transcript)
         attention = Attention(self.policy, inputs.novelty, inputs.relevance, inputs.charge)
         decision = attention.decide(pending)
@@ -137,6 +139,7 @@ class TurnRunner:
         # the context needs only the winner: assemble it while the writer opens the turn
         context = None if decision.winner is None else self._start_context(decision, transcript)
         turn_id = opening.result()
+        self.mind.queue.decided(decision)
         self.bus.emit(attention.signal(decision, now, turn_id))
         if decision.winner is None or turn_id is None:
             return None
@@ -272,6 +275,8 @@ class TurnRunner:
                 self.memory.index_prepared(memory_ids, products.prepared)
             after_reinforce(self.memory, products.reinforce)
         commit_ms = _ms(t0)
+        if products.status == "committed":
+            self.transcripts.committed(candidate.channel_id, text, act.output)
         self.exchanges += 1
         self.bus.emit(
             TurnCommitted(
@@ -355,7 +360,7 @@ class TurnRunner:
         scratch = self.mind.scratch
         if scratch is None:
             return
-        transcript = recent_transcript(self.store.reader(), self.policy.context.transcript_turns)
+        transcript = self.transcripts.get(self.policy.context.transcript_turns)
         scratch.flush(ExitJudge(self.mind.exit_gate, self.salience_inputs(transcript), self.policy))
 
     def _submit(self, work: Callable[[], T]) -> _StageJob[T]:

@@ -108,18 +108,13 @@ class TurnCommitter:
             stats.write(cur)
         record["memory_ids"] = memory_ids
         record["scratch_ids"] = (
-            [
-                self.scratch.add(
-                    cur,
-                    b.content,
-                    kind=b.kind,
-                    source=b.source,
-                    channel_id=p.channel_id,
-                    turn_id=p.turn_id,
-                    now=now,
-                )
-                for b in p.buffered
-            ]
+            self.scratch.add_many(
+                cur,
+                [(b.content, b.kind, b.source) for b in p.buffered],
+                channel_id=p.channel_id,
+                turn_id=p.turn_id,
+                now=now,
+            )
             if self.scratch is not None
             else []
         )

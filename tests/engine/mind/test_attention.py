@@ -242,3 +242,23 @@ def test_salience_inputs_from_memory_goals_and_gut(service: MemoryService) -> No
     assert relevance("sourdough bread needs a starter") > relevance("the deploy runs on friday")
     assert relevance("how do I bake sourdough bread") == pytest.approx(1.0, abs=1e-5)
     assert charge() == 0.6
+
+
+def test_a_lone_winner_is_recorded_like_any_other(tmp_path: Path, clock: FrozenClock) -> None:
+    with Store(tmp_path / "q.duckdb", clock=clock) as store:
+        queue = CandidateQueue(store)
+        cid = queue.add(source="operator", text="hello", urgency=0.8, source_tag="operator")
+        decision = flat(novelty=0.1).decide(queue.pending())
+        queue.apply(decision, turn_id=7)
+        assert queue.pending() == [] == CandidateQueue(store).pending()
+        row = (
+            store.reader()
+            .execute(
+                "SELECT status, turn_id, round(salience, 6), parts IS NOT NULL, urgency, waited, "
+                "decided_at IS NOT NULL FROM candidates WHERE id = ?",
+                [cid],
+            )
+            .fetchone()
+        )
+        assert decision.winner is not None
+        assert row == ("won", 7, round(decision.winner.salience, 6), True, 0.8, 0, True)
