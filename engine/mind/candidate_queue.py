@@ -53,7 +53,7 @@ class CandidateQueue:
         source_tag: str,
         channel_id: str | None = None,
         event_id: int | None = None,
-    ) -> int:
+    ) -> Candidate:
         """Queue a candidate inside the caller's transaction (a ``store.write`` job).
 
         Args:
@@ -67,28 +67,38 @@ class CandidateQueue:
             event_id: its input event.
 
         Returns:
-            The candidate id (call :meth:`committed` once the transaction has).
+            The candidate as stored (pass it to :meth:`committed` once the transaction
+            has committed).
 
         Raises:
             StoreError: the store is read-only.
         """
         assert self.store.writer is not None, "insert runs inside a store.write job"
-        candidate_id = self.store.writer.ids.take("candidates")
+        c = Candidate(
+            id=self.store.writer.ids.take("candidates"),
+            source=source,
+            text=text,
+            created_at=created_at,
+            urgency=float(urgency),
+            channel_id=channel_id,
+            event_id=event_id,
+            source_tag=source_tag,
+        )
         cur.execute(
             "INSERT INTO candidates (id, event_id, source, source_tag, channel_id, text, "
             "created_at, urgency, waited, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 'pending')",
             [
-                candidate_id,
-                event_id,
-                source,
-                source_tag,
-                channel_id,
-                text,
-                to_naive_utc(created_at),
-                float(urgency),
+                c.id,
+                c.event_id,
+                c.source,
+                c.source_tag,
+                c.channel_id,
+                c.text,
+                to_naive_utc(c.created_at),
+                c.urgency,
             ],
         )
-        return candidate_id
+        return c
 
     def add(
         self,
@@ -107,7 +117,7 @@ class CandidateQueue:
             The candidate id.
         """
         when = created_at or self.clock.now()
-        candidate_id = self.store.write(
+        queued = self.store.write(
             lambda cur: self.insert(
                 cur,
                 source=source,
@@ -119,11 +129,8 @@ class CandidateQueue:
                 event_id=event_id,
             )
         )
-        queued = Candidate(
-            candidate_id, source, text, when, urgency, 0, channel_id, event_id, source_tag
-        )
         self.committed(queued)
-        return candidate_id
+        return queued.id
 
     def pending(self) -> list[Candidate]:
         """The pending candidates, oldest first."""

@@ -115,13 +115,13 @@ class Intake:
             payload={"content": text, "source_tag": _TAGS[source].value},
         )
 
-        def job(cur: duckdb.DuckDBPyConnection) -> Submitted:
+        def job(cur: duckdb.DuckDBPyConnection) -> Candidate:
             assert self.store.writer is not None
             ids = self.store.writer.ids
             stored_id = event_id
             if stored_id is None:
                 (stored_id,) = insert_events(cur, ids.take("events"), [event])
-            candidate_id = self.queue.insert(
+            return self.queue.insert(
                 cur,
                 source=source,
                 text=text,
@@ -131,20 +131,8 @@ class Intake:
                 channel_id=channel_id,
                 event_id=stored_id,
             )
-            return Submitted(stored_id, candidate_id)
 
-        submitted = self.store.write(job)
-        self.queue.committed(
-            Candidate(
-                submitted.candidate_id,
-                source,
-                text,
-                now,
-                urgency,
-                0,
-                channel_id,
-                submitted.event_id,
-                _TAGS[source].value,
-            )
-        )
-        return submitted
+        queued = self.store.write(job)
+        self.queue.committed(queued)
+        assert queued.event_id is not None
+        return Submitted(queued.event_id, queued.id)

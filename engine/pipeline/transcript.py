@@ -47,22 +47,6 @@ def as_messages(exchanges: Iterable[Exchange]) -> list[ChatMessage]:
     return messages
 
 
-def recent_transcript(
-    cur: duckdb.DuckDBPyConnection, turns: int, channel_id: str | None = None
-) -> list[ChatMessage]:
-    """The last committed exchanges of a channel as messages, oldest first.
-
-    Args:
-        cur: a read cursor.
-        turns: at most this many exchanges (each is the input and, if any, the reply).
-        channel_id: the channel (None: the local console).
-
-    Returns:
-        User and assistant messages in order (the context assembler trims the oldest).
-    """
-    return as_messages(recent_exchanges(cur, turns, channel_id))
-
-
 class TranscriptCache:
     """The working transcript per channel, read from the store once, then kept up to
     date by the turn runner as its turns commit (no one else commits turns)."""
@@ -79,7 +63,8 @@ class TranscriptCache:
         self._lock = threading.Lock()
 
     def get(self, turns: int, channel_id: str | None = None) -> list[ChatMessage]:
-        """What :func:`recent_transcript` returns, without reading the store again.
+        """The channel's last committed exchanges as messages, oldest first (the context
+        assembler trims the oldest), read from the store the first time only.
 
         Args:
             turns: at most this many exchanges (``context.transcript_turns``; a new
