@@ -6,7 +6,9 @@ logs only to ``<home>/logs/daemon.log`` (its stdout/stderr go to
 engine, starts its always-on loop and serves the control socket. SIGTERM or
 SIGINT: stop accepting consoles, let the turn in flight finish (or cancel and
 checkpoint it after ``engine.daemon.drain_seconds``), tell the attached consoles,
-close the engine, remove the socket and release the pidfile.
+close the engine, remove the socket and release the pidfile. SIGHUP (the
+terminal that started it closed) is logged and ignored: the daemon outlives the
+SSH session it was started from.
 """
 
 from __future__ import annotations
@@ -120,7 +122,11 @@ def run_daemon(
         log.info("daemon.signal", signal=signal.Signals(signum).name)
         stop.set()
 
+    def hang_up(signum: int, _frame: FrameType | None) -> None:
+        log.info("daemon.hangup_ignored", hint="stop it with SIGTERM or SIGINT")
+
     previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, hang_up)  # outlive the terminal
     try:
         with _stdio_to(data_dir.logs_dir / "daemon.stderr.log", detach_stdio):
             configure_file_logging(data_dir.logs_dir / "daemon.log", settings.log_level)

@@ -6,7 +6,7 @@ A memory is a candidate when all of these hold (the policy's ``compaction`` sect
   (summaries, aggregates and tombstones are never candidates, whatever the policy says);
 * it was stored more than ``age_min_days`` ago (``created_at``);
 * its decayed access is below ``access.threshold``: the sum over its access times
-  (retrievals and context inclusions, ``memories.access_timestamps``) of
+  (retrievals and context inclusions, ``memory_accesses``) of
   ``exp(-age / tau)``, with ``tau = access.tau_days``. Every inclusion logged by
   ``memory.context_log_write`` is also an access time, so this is never below the
   contract's ``included_count_decay`` decayed to now;
@@ -154,10 +154,11 @@ def _estimate(chars: int) -> int:
 
 
 DECAYED_ACCESS_SQL = (
-    "coalesce(list_sum(list_transform(access_timestamps, "
-    "lambda s: exp(-greatest($now - s, 0) / $tau))), 0)"
+    "coalesce((SELECT sum(exp(-greatest($now - a.accessed_at, 0) / $tau)) "
+    "FROM memory_accesses a WHERE a.memory_id = memories.id), 0)"
 )
-"""A memory's decayed access at ``$now`` (epoch seconds) with time constant ``$tau``."""
+"""A memory's decayed access at ``$now`` (epoch seconds) with time constant ``$tau``
+(in a query ``FROM memories``)."""
 
 
 def iter_candidates(

@@ -18,13 +18,14 @@ import numpy.typing as npt
 from engine.clock import from_naive_utc, to_naive_utc
 from engine.memory.content_cache import ContentCache
 from engine.memory.records import Memory, NewMemory
+from engine.memory.scoring_load import ACCESS_LIST_SQL
 from engine.store import Store
 from engine.store.sql import scalar
 
 _COLUMNS = (
     "id, kind, content, normalized_content, source, channel_id, author_id, author_is_bot, "
     "source_meta, event_ids, created_at, updated_at, event_ts, last_included_at, "
-    "access_timestamps, included_count_decay, depth_weight_alpha, depth_weight_beta, pinned, "
+    f"{ACCESS_LIST_SQL}, included_count_decay, depth_weight_alpha, depth_weight_beta, pinned, "
     "locked_by_admin, locked_by_system, deleted, immutable, source_tag, source_confidence, "
     "compressed, embed_model, fingerprints, tags"
 )

@@ -1,9 +1,10 @@
 """What retrieving memories does to them.
 
-Returned memories get an access timestamp and ``reinforce`` (alpha += amount,
-capped so a mutable memory's mean never exceeds the safety ceiling); near misses
-(ranks just below the cut) get ``contradict`` (beta += amount); memories returned
-together count a co-access. Immutable memories never change weight.
+Returned memories get an access time (a row of ``memory_accesses``) and
+``reinforce`` (alpha += amount, capped so a mutable memory's mean never exceeds the
+safety ceiling); near misses (ranks just below the cut) get ``contradict`` (beta +=
+amount); memories returned together count a co-access. Immutable memories never
+change weight.
 
 The scoring cache (:mod:`engine.memory.scoring_cache`) gets the same changes, with
 the same arithmetic, when the write is queued: the next search sees them at once,
@@ -24,6 +25,7 @@ import structlog
 from engine.clock import to_naive_utc
 from engine.errors import StoreError
 from engine.memory.scoring_rows import epoch_us
+from engine.memory.stat_updates import insert_accesses
 from engine.policy import Policy
 from engine.store import Store
 
@@ -77,12 +79,12 @@ def write_retrieval_effects(
         stats.near_missed(miss_ids, r.contradict_near_miss)
     elif hit_ids:
         cur.execute(
-            "UPDATE memories SET access_timestamps = list_append(access_timestamps, $1), "
-            "depth_weight_alpha = CASE WHEN immutable THEN depth_weight_alpha ELSE "
-            "greatest(depth_weight_alpha, least(depth_weight_alpha + $2, "
-            "$3 * depth_weight_beta / (1 - $3))) END WHERE id = ANY($4)",
-            [now.timestamp(), r.reinforce_retrieved, cap, hit_ids],
+            "UPDATE memories SET depth_weight_alpha = CASE WHEN immutable THEN "
+            "depth_weight_alpha ELSE greatest(depth_weight_alpha, least(depth_weight_alpha + $1, "
+            "$2 * depth_weight_beta / (1 - $2))) END WHERE id = ANY($3)",
+            [r.reinforce_retrieved, cap, hit_ids],
         )
+        _log_accesses(cur, hit_ids, now.timestamp())
     if miss_ids and stats is None:
         cur.execute(
             "UPDATE memories SET depth_weight_beta = depth_weight_beta + $1 "
@@ -202,8 +204,14 @@ def record_inclusions(
     cur.execute(
         "UPDATE memories SET included_count_decay = included_count_decay * "
         "exp(-coalesce(epoch($1) - epoch(last_included_at), 0) / $2) + 1, "
-        "last_included_at = $1, access_timestamps = list_append(access_timestamps, epoch($1)) "
-        "WHERE id = ANY($3)",
+        "last_included_at = $1 WHERE id = ANY($3)",
         [now, tau_seconds, ids],
     )
+    _log_accesses(cur, ids, epoch_us(now) / 10**6)
     return len(items)
+
+
+def _log_accesses(cur: duckdb.DuckDBPyConnection, ids: Sequence[int], stamp: float) -> None:
+    """One access at ``stamp`` for each distinct memory of ``ids``."""
+    distinct = list(dict.fromkeys(ids))
+    insert_accesses(cur, distinct, [stamp] * len(distinct))

@@ -2,7 +2,7 @@
 
 :func:`load_scoring_cache` reads every memory once, in id ranges (progress per range),
 all columns numeric (kinds and channels are coded by joins in SQL), then the access
-times of the memories that have any, then the ``co_access`` table.
+times (``memory_accesses``), then the ``co_access`` table.
 :func:`refresh_scoring_rows` re-reads a few memories; :func:`cached_memory` shows
 what the cache holds about one (to compare with the store).
 """
@@ -34,13 +34,18 @@ LEFT JOIN (SELECT unnest($5::VARCHAR[]) AS name, unnest($6::INTEGER[]) AS code) 
 WHERE m.id BETWEEN $1 AND $2
 """
 _ACCESSES = """
-SELECT id, unnest(access_timestamps) AS stamp, unnest(range(len(access_timestamps))) AS k
-FROM memories WHERE id BETWEEN $1 AND $2 AND len(access_timestamps) > 0
+SELECT memory_id AS id, accessed_at AS stamp, rowid AS k
+FROM memory_accesses WHERE memory_id BETWEEN $1 AND $2
 """
+ACCESS_LIST_SQL = (
+    "coalesce((SELECT list(a.accessed_at ORDER BY a.rowid) FROM memory_accesses a "
+    "WHERE a.memory_id = memories.id), [])"
+)
+"""A memory's access times in the order they were logged (in a query ``FROM memories``)."""
 _ONE = (
     "SELECT id, kind, channel_id, author_is_bot, immutable, deleted, "
     "epoch_us(coalesce(event_ts, created_at)), depth_weight_alpha, depth_weight_beta, "
-    "access_timestamps, pinned FROM memories WHERE id = ANY($1)"
+    f"{ACCESS_LIST_SQL}, pinned FROM memories WHERE id = ANY($1)"
 )
 
 

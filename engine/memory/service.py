@@ -272,7 +272,9 @@ class MemoryService:
         return ids
 
     def index_prepared(self, ids: Sequence[int], prepared: PreparedMemories) -> None:
-        """Make committed memories searchable (scoring cache, keyword and vector indexes).
+        """Make committed memories searchable (scoring cache, keyword and vector indexes)
+        and remember the new ones' texts (the content cache: a later turn that finds
+        them reads no table).
 
         Args:
             ids: what :meth:`insert_prepared` returned, after the commit.
@@ -282,9 +284,12 @@ class MemoryService:
         priors = ((w.prior_alpha, w.prior_beta), (w.immutable_alpha, w.immutable_beta))
         with self._inserted_lock:
             created = [self._inserted_at.pop(memory_id, None) for memory_id in ids]
+        texts: dict[int, str] = {}
         for memory_id, item, at in zip(ids, prepared.items, created, strict=True):
-            if at is not None:
+            if at is not None:  # inserted by this service: its row is known
                 self.scoring.insert([memory_id], [item], at, priors)
+                texts[memory_id] = item.content
+        self.repo.content_cache.put_many(texts, self.repo.content_cache.version)
         unknown = [memory_id for memory_id, at in zip(ids, created, strict=True) if at is None]
         if unknown:  # inserted by another service object: read them back
             refresh_scoring_rows(self.scoring, self.store.reader(), unknown)

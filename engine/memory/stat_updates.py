@@ -5,7 +5,9 @@ search's hits (alpha reinforced, an access time) and near misses (beta
 contradicted), the memories that went into the context (decayed inclusion count,
 ``last_included_at``, an access time), and the exit gate's ``reinforce`` (alpha).
 As four UPDATEs of ``memories`` that cost ~16 ms at 100k memories (each scans for
-its ids and rewrites list-column rows); as one, ~7 ms.
+its ids); as one, ~7 ms. The access times are rows of ``memory_accesses``
+(migration m008), so the UPDATE changes fixed-width columns only, in place; it
+joins the changes to ``memories`` in one scan (a self-join scanned it twice: ~1 ms more).
 
 The arithmetic is that of the separate statements applied in that order
 (:func:`engine.memory.retrieval_effects.write_retrieval_effects`,
@@ -37,34 +39,23 @@ class _Row:
     stamps: list[float] = field(default_factory=list)
 
 
-_UPDATE = """
+_CAPPED = "greatest({a}, least({a} + {x}, $1 * {b} / (1 - $1)))"
+_HIT = _CAPPED.format(a="depth_weight_alpha", x="u.hit", b="depth_weight_beta")
+_UPDATE = f"""
 UPDATE memories SET
-    depth_weight_alpha = v.alpha, depth_weight_beta = v.beta,
-    included_count_decay = v.decay, last_included_at = v.last_included,
-    access_timestamps = v.stamps
-FROM (
-    SELECT id, beta, decay, last_included, stamps,
-        CASE WHEN immutable OR deleted THEN a1
-             ELSE greatest(a1, least(a1 + gate, $1 * beta / (1 - $1))) END AS alpha
-    FROM (
-        SELECT m.id, m.immutable, m.deleted, u.gate,
-            CASE WHEN m.immutable THEN m.depth_weight_alpha
-                 ELSE greatest(m.depth_weight_alpha, least(m.depth_weight_alpha + u.hit,
-                      $1 * m.depth_weight_beta / (1 - $1))) END AS a1,
-            CASE WHEN m.immutable THEN m.depth_weight_beta
-                 ELSE m.depth_weight_beta + u.miss END AS beta,
-            CASE WHEN u.included THEN m.included_count_decay
-                      * exp(-coalesce(epoch($2) - epoch(m.last_included_at), 0) / $3) + 1
-                 ELSE m.included_count_decay END AS decay,
-            CASE WHEN u.included THEN $2 ELSE m.last_included_at END AS last_included,
-            list_concat(m.access_timestamps, u.stamps) AS stamps
-        FROM memories m
-        JOIN (SELECT unnest($4) AS id, unnest($5) AS hit, unnest($6) AS miss,
-                     unnest($7) AS gate, unnest($8) AS included,
-                     unnest($9::DOUBLE[][]) AS stamps) u ON m.id = u.id
-    )
-) v
-WHERE memories.id = v.id
+    depth_weight_alpha = CASE
+        WHEN immutable THEN depth_weight_alpha
+        WHEN deleted THEN {_HIT}
+        ELSE {_CAPPED.format(a=f"({_HIT})", x="u.gate", b="(depth_weight_beta + u.miss)")} END,
+    depth_weight_beta = CASE WHEN immutable THEN depth_weight_beta
+                             ELSE depth_weight_beta + u.miss END,
+    included_count_decay = CASE WHEN u.included THEN included_count_decay
+        * exp(-coalesce(epoch($2) - epoch(last_included_at), 0) / $3) + 1
+        ELSE included_count_decay END,
+    last_included_at = CASE WHEN u.included THEN $2 ELSE last_included_at END
+FROM (SELECT unnest($4) AS id, unnest($5) AS hit, unnest($6) AS miss,
+             unnest($7) AS gate, unnest($8) AS included) u
+WHERE memories.id = u.id
 """
 
 
@@ -124,7 +115,10 @@ class MemoryStatUpdates:
             self._row(key).gate = amount
 
     def write(self, cur: duckdb.DuckDBPyConnection) -> int:
-        """Apply every collected change in one UPDATE (inside the caller's transaction).
+        """Apply every collected change (inside the caller's transaction).
+
+        One UPDATE of fixed-width columns (in place), and one INSERT of the
+        access times into ``memory_accesses``.
 
         Args:
             cur: the writer's cursor.
@@ -148,7 +142,27 @@ class MemoryStatUpdates:
                 [r.miss for r in rows],
                 [r.gate for r in rows],
                 [r.included for r in rows],
-                [r.stamps for r in rows],
             ],
         )
+        insert_accesses(
+            cur,
+            [key for key, row in self._rows.items() for _ in row.stamps],
+            [stamp for row in self._rows.values() for stamp in row.stamps],
+        )
         return len(ids)
+
+
+def insert_accesses(
+    cur: duckdb.DuckDBPyConnection, memory_ids: list[int], stamps: list[float]
+) -> None:
+    """Append access times to ``memory_accesses`` (one INSERT; nothing when no ids).
+
+    Args:
+        cur: the writer's cursor.
+        memory_ids: one per access (a memory may repeat).
+        stamps: the access times, epoch seconds, one per id.
+    """
+    if memory_ids:
+        cur.execute(
+            "INSERT INTO memory_accesses SELECT unnest($1), unnest($2)", [memory_ids, stamps]
+        )

@@ -260,11 +260,20 @@ class ScratchBuffer:
             results = []
             for item, d in zip(items, decisions, strict=True):
                 status, memory_id = _outcome(item, d, minted)
-                cur.execute(
-                    "UPDATE scratch_items SET status = ?, decision = ?, memory_id = ? WHERE id = ?",
-                    [status, json.dumps(d.as_dict()), memory_id, item.id],
-                )
                 results.append(FlushResult(item, d, status, memory_id))
+            if results:  # one UPDATE for every item (~0.6 ms each as separate statements)
+                cur.execute(
+                    "UPDATE scratch_items SET status = u.status, decision = u.decision, "
+                    "memory_id = u.memory_id FROM (SELECT unnest($1) AS id, unnest($2) AS status, "
+                    "unnest($3) AS decision, unnest($4::BIGINT[]) AS memory_id) u "
+                    "WHERE scratch_items.id = u.id",
+                    [
+                        [r.item.id for r in results],
+                        [r.status for r in results],
+                        [json.dumps(r.decision.as_dict()) for r in results],
+                        [r.memory_id for r in results],
+                    ],
+                )
             return results, ids
 
         results, ids = self.store.write(job)

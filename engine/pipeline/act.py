@@ -133,6 +133,7 @@ class ActLoop:
         confidence: float | None = None,
         on_delta: DeltaCallback | None = None,
         cancel: threading.Event | None = None,
+        first_budget_check: Callable[[], str | None] | None = None,
     ) -> ActResult:
         """Loop until the model replies or a bound stops it.
 
@@ -143,6 +144,9 @@ class ActLoop:
             confidence: passed to self-initiated tool calls.
             on_delta: receives streamed reply text.
             cancel: set to stop early.
+            first_budget_check: the token-budget check of the first model call, when
+                the caller ran it already (beside the context stage); later calls
+                ask the budgets.
 
         Returns:
             The reply (or None) and why the loop stopped, with every LLM result and tool
@@ -160,7 +164,8 @@ class ActLoop:
             if self._monotonic() - started > bounds.cumulative_timeout_seconds:
                 result.stop_reason = "timeout"
                 break
-            over_budget = self.runtime.budgets.tokens_exhausted()
+            check = first_budget_check if result.iterations == 0 else None
+            over_budget = (check or self.runtime.budgets.tokens_exhausted)()
             if over_budget:
                 result.stop_reason, result.error = "budget", over_budget
                 break

@@ -130,21 +130,36 @@ class TurnRunner:
         pending = self.mind.queue.pending()
         if not pending:
             return None
-        transcript = self.transcripts.get(self.policy.context.transcript_turns)
-        inputs = self.salience_inputs(transcript)
+        turns = self.policy.context.transcript_turns
+        console = self.transcripts.get(turns)  # the operator's recent messages are goals
+        inputs = self.salience_inputs(console)
         attention = Attention(self.policy, inputs.novelty, inputs.relevance, inputs.charge)
         decision = attention.decide(pending)
         now = self.clock.now()
         opening = self._open_turn(decision, now)
         # the context needs only the winner: assemble it while the writer opens the turn
-        context = None if decision.winner is None else self._start_context(decision, transcript)
+        context = budget = None
+        transcript = console
+        if decision.winner is not None:
+            channel = decision.winner.candidate.channel_id
+            if channel is not None:  # a channel's turn continues that channel's exchanges
+                transcript = self.transcripts.get(turns, channel)
+            context = self._start_context(decision, transcript)
+            budget = self._submit(self.act.runtime.budgets.tokens_exhausted)  # its own SQL
         turn_id = opening.result()
         self.mind.queue.decided(decision)
         self.bus.emit(attention.signal(decision, now, turn_id))
         if decision.winner is None or turn_id is None:
             return None
         return self.run(
-            decision, turn_id, inputs, transcript, cancel, attention_ms=_ms(t0), context=context
+            decision,
+            turn_id,
+            inputs,
+            transcript,
+            cancel,
+            attention_ms=_ms(t0),
+            context=context,
+            budget=budget,
         )
 
     def _start_context(
@@ -190,6 +205,7 @@ class TurnRunner:
         *,
         attention_ms: float | None = None,
         context: _StageJob[AssembledContext] | None = None,
+        budget: _StageJob[str | None] | None = None,
     ) -> TurnOutcome:
         """Run the stages of an opened turn and commit it.
 
@@ -201,6 +217,8 @@ class TurnRunner:
             cancel: set to stop early.
             attention_ms: how long weighing the candidates and opening the turn took.
             context: the context stage, already started (default: started here).
+            budget: the first model call's token-budget check, already started
+                (default: the act loop makes it).
 
         Returns:
             The outcome (the turn is committed, whatever its status), with per-stage
@@ -244,8 +262,14 @@ class TurnRunner:
             self.bus.emit(inclusions_signal(assembled.inclusions, text, self.clock.now(), turn_id))
             gut_job = self._start_gut(assembled, transcript, text, turn_id)
             stage, t0 = "act", time.perf_counter()
+            first_check = None if budget is None else lambda: self._await("budget", budget)[0]
             act = self.act.run(
-                assembled.messages, turn_id=turn_id, source=source, on_delta=forward, cancel=cancel
+                assembled.messages,
+                turn_id=turn_id,
+                source=source,
+                on_delta=forward,
+                cancel=cancel,
+                first_budget_check=first_check,
             )
             timings["act"] = _ms(t0)
             stage, t0 = "gut", time.perf_counter()

@@ -60,6 +60,18 @@ def test_attach_send_detach_reattach_sees_the_earlier_turn(daemon: Daemon) -> No
     assert "daemon.ready" in log_text and "daemon.stopped" in log_text
 
 
+def test_a_hangup_leaves_the_daemon_running(daemon: Daemon) -> None:
+    daemon.proc.send_signal(signal.SIGHUP)  # the SSH session that started it closed
+    log_path = daemon.home / "logs" / "daemon.log"
+    wait_until(lambda: "daemon.hangup_ignored" in log_path.read_text(), what="the hangup log")
+    assert daemon.proc.poll() is None
+    client = daemon.connect()
+    assert client.status()["state"] == "running"
+    client.close()
+    code, _out, err = daemon.stop()
+    assert code == 0 and err == ""
+
+
 def test_sigterm_mid_turn_lets_the_turn_finish(daemon_factory: Callable[..., Daemon]) -> None:
     daemon = daemon_factory(replies=[message("slow but complete", delay_s=2.0)])
     client = daemon.connect()

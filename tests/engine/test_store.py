@@ -36,7 +36,6 @@ REQUIRED_COLUMNS = {
         "event_ids",
         "created_at",
         "last_included_at",
-        "access_timestamps",
         "included_count_decay",
         "depth_weight_alpha",
         "depth_weight_beta",
@@ -60,6 +59,7 @@ REQUIRED_COLUMNS = {
     "event_fingerprints": {"event_id", "exact_hash", "simhash64", "numbers", "family_id"},
     "spam_families": {"id", "channel_id", "topic", "exact_hash", "simhash64", "dup_count"},
     "aggregates": {"family_id", "day", "memory_id", "dup_count", "sample_event_ids"},
+    "memory_accesses": {"memory_id", "accessed_at"},
 }
 
 
@@ -112,6 +112,30 @@ def test_migrate_from_each_previous_version(
             ]
     with Store(path, clock=clock) as again:  # idempotent: nothing left to apply
         assert again.schema_version == LATEST_VERSION
+
+
+def test_m008_moves_access_times_out_of_the_memories_row(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    path = tmp_path / "db.duckdb"
+    before = [m for m in MIGRATIONS if m.version < 8]
+    with Store(path, clock=clock, migrations=before) as old:
+        old.write(
+            lambda cur: cur.execute(
+                "INSERT INTO memories (id, kind, content, created_at, updated_at, "
+                "access_timestamps) VALUES (1, 'fact', 'a', now(), now(), [30.0, 10.0, 20.0]), "
+                "(2, 'fact', 'b', now(), now(), []), (3, 'fact', 'c', now(), now(), [5.0])"
+            )
+        )
+    with Store(path, clock=clock) as new:
+        assert "access_timestamps" not in _columns(new, "memories")
+        moved = (
+            new.reader()
+            .execute("SELECT memory_id, accessed_at FROM memory_accesses ORDER BY rowid")
+            .fetchall()
+        )
+        assert moved == [(1, 30.0), (1, 10.0), (1, 20.0), (3, 5.0)]  # each list's order kept
+        assert new.reader().execute("SELECT count(*) FROM memories").fetchone() == (3,)
 
 
 def test_schema_newer_than_known_is_refused(tmp_path: Path, clock: FrozenClock) -> None:

@@ -19,6 +19,7 @@ from engine.store.migrations import (
     m005_janitor,
     m006_compaction,
     m007_jobs,
+    m008_memory_accesses,
 )
 
 
@@ -39,6 +40,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "m005_janitor", m005_janitor.apply),
     Migration(6, "m006_compaction", m006_compaction.apply),
     Migration(7, "m007_jobs", m007_jobs.apply),
+    Migration(8, "m008_memory_accesses", m008_memory_accesses.apply),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -96,10 +96,16 @@ def stored_rows(svc: MemoryService) -> dict[int, dict[str, Any]]:
         .execute(
             "SELECT id, kind, channel_id, author_is_bot, immutable, deleted, "
             "coalesce(event_ts, created_at), depth_weight_alpha, depth_weight_beta, "
-            "access_timestamps, pinned FROM memories"
+            "NULL, pinned FROM memories"
         )
         .fetchall()
     )
+    accesses: dict[int, list[float]] = {}
+    logged = svc.store.reader().execute(
+        "SELECT memory_id, accessed_at FROM memory_accesses ORDER BY rowid"
+    )
+    for memory_id, stamp in logged.fetchall():
+        accesses.setdefault(memory_id, []).append(stamp)
     pairs = svc.store.reader().execute("SELECT a, b, count FROM co_access").fetchall()
     co: dict[int, dict[int, int]] = {}
     for a, b, count in pairs:
@@ -116,7 +122,7 @@ def stored_rows(svc: MemoryService) -> dict[int, dict[str, Any]]:
             "alpha": r[7],
             "beta": r[8],
             "pinned": r[10],
-            "access_timestamps": list(r[9]),
+            "access_timestamps": accesses.get(r[0], []),
             "co_access": co.get(r[0], {}),
         }
         for r in rows

@@ -9,9 +9,14 @@ from engine.memory.records import NewMemory
 from engine.memory.service import MemoryService
 
 
-def test_texts_are_read_once_then_served_from_the_cache(service: MemoryService) -> None:
+def test_texts_are_read_once_then_served_from_the_cache(
+    service: MemoryService, tmp_path: Path
+) -> None:
     ids = service.add([NewMemory(kind="fact", content=f"fact number {i}") for i in range(5)])
-    repo = service.repo
+    other = MemoryService(  # did not insert them and has not read them yet
+        service.store, service.embedder, service.policy, service.clock, tmp_path / "ix2"
+    )
+    repo = other.repo
     assert repo.contents(ids[:3]) == {i: f"fact number {n}" for n, i in enumerate(ids[:3])}
     assert len(repo.content_cache) == 3
     # behind the cache's back: a cached text is not re-read, an uncached one is
@@ -20,6 +25,13 @@ def test_texts_are_read_once_then_served_from_the_cache(service: MemoryService) 
     assert again == {ids[0]: "fact number 0", ids[4]: "x"}
     repo.content_cache.forget([ids[0]])  # what a rewrite in place calls after its commit
     assert repo.contents([ids[0]]) == {ids[0]: "x"}
+
+
+def test_a_memory_added_here_is_cached_at_once(service: MemoryService) -> None:
+    ids = service.add([NewMemory(kind="fact", content=f"new fact {i}") for i in range(3)])
+    assert service.repo.content_cache.get_many(ids) == {
+        i: f"new fact {n}" for n, i in enumerate(ids)
+    }
 
 
 def test_a_read_racing_a_rewrite_is_not_cached() -> None:

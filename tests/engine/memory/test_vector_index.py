@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from engine.config import load_policy
 from engine.memory.vector_index import (
     IndexStatus,
     UsearchVectorIndex,
@@ -305,7 +306,7 @@ def test_importing_the_index_before_onnxruntime_does_not_crash() -> None:
 
 def test_expansion_search_is_tunable_and_k_beyond_size_returns_all(vectors: np.ndarray) -> None:
     index = UsearchVectorIndex(model=MODEL, dim=DIM)
-    assert index.expansion_search == 192
+    assert index.expansion_search == load_policy().policy.index.expansion_search  # one default
     index.expansion_search = 32
     assert index.expansion_search == 32
     with pytest.raises(ValueError):

@@ -42,3 +42,24 @@ def test_the_in_memory_queue_and_transcript_agree_with_the_store(isolated_home: 
         assert cached == _stored(engine, 5)
         assert [m.content for m in cached][-2:] == ["second question", "reply 3"]
         assert engine.turns.transcripts.get(1) == _stored(engine, 1)
+
+
+def test_a_channel_turn_continues_its_own_channel(isolated_home: Path) -> None:
+    replies: list[object] = [{"type": "message", "content": f"reply {i}"} for i in range(4)]
+    with _engine(replies) as engine:
+        for text, channel in [("console one", None), ("channel one", "c1")]:
+            engine.submit(
+                text, source="operator" if channel is None else "channel", channel_id=channel
+            )
+            engine.step()
+        engine.submit("channel two", source="channel", channel_id="c1")
+        engine.step()
+        engine.submit("console two", source="operator")
+        engine.step()
+        provider = engine.provider
+        assert isinstance(provider, ScriptedProvider)
+        seen = [[m.content for m in r.messages] for r in provider.requests]
+        assert "channel one" in seen[2] and "reply 1" in seen[2]  # c1's earlier exchange
+        assert "console one" not in seen[2] and "reply 0" not in seen[2]
+        assert "console one" in seen[3] and "reply 0" in seen[3]
+        assert not {"channel one", "channel two", "reply 1", "reply 2"} & set(seen[3])
