@@ -1,22 +1,22 @@
 """A turn's changes to existing memories' weights and access statistics, in ONE UPDATE.
 
-A turn's commit touches a handful of memories in up to four ways: its context
+A turn's commit touches a handful of memories in up to three ways: its context
 search's hits (alpha reinforced, an access time) and near misses (beta
-contradicted), the memories that went into the context (decayed inclusion count,
-``last_included_at``, an access time), and the exit gate's ``reinforce`` (alpha).
-As four UPDATEs of ``memories`` that cost ~16 ms at 100k memories (each scans for
-its ids); as one, ~7 ms. The access times are rows of ``memory_accesses``
-(migration m008), so the UPDATE changes fixed-width columns only, in place; it
-joins the changes to ``memories`` in one scan (a self-join scanned it twice: ~1 ms more).
+contradicted), and the memories that went into the context (decayed inclusion
+count, ``last_included_at``, an access time). As three UPDATEs of ``memories``
+that cost ~12 ms at 100k memories (each scans for its ids); as one, ~4-5 ms. The
+access times are rows of ``memory_accesses`` (migration m008), so the UPDATE
+changes fixed-width columns only, in place, in one scan of ``memories``. All of
+it is known before the model is called, so the commit writes it while the exit
+gate still runs; the gate's ``reinforce`` is a separate UPDATE after it
+(:func:`engine.mind.gate_effects.reinforce_in`).
 
 The arithmetic is that of the separate statements applied in that order
 (:func:`engine.memory.retrieval_effects.write_retrieval_effects`,
-:func:`engine.memory.retrieval_effects.record_inclusions`,
-:func:`engine.mind.gate_effects.reinforce_in`): with ``cap(a, b, x) =
-greatest(a, least(a + x, c * b / (1 - c)))`` for the weight ceiling ``c``, a
-memory's new alpha is ``cap(cap(a, b, hit), b', gate)`` where ``b' = b + miss``;
-an amount of 0 leaves a weight exactly as it was. Immutable memories keep their
-weights; the gate skips deleted ones too.
+:func:`engine.memory.retrieval_effects.record_inclusions`): a hit's alpha becomes
+``greatest(a, least(a + hit, c * b / (1 - c)))`` for the weight ceiling ``c``, a
+near miss's beta ``b + miss``; an amount of 0 leaves a weight exactly as it was.
+Immutable memories keep their weights.
 """
 
 from __future__ import annotations
@@ -34,19 +34,15 @@ from engine.clock import to_naive_utc
 class _Row:
     hit: float = 0.0
     miss: float = 0.0
-    gate: float = 0.0
     included: bool = False
     stamps: list[float] = field(default_factory=list)
 
 
-_CAPPED = "greatest({a}, least({a} + {x}, $1 * {b} / (1 - $1)))"
-_HIT = _CAPPED.format(a="depth_weight_alpha", x="u.hit", b="depth_weight_beta")
-_UPDATE = f"""
+_UPDATE = """
 UPDATE memories SET
-    depth_weight_alpha = CASE
-        WHEN immutable THEN depth_weight_alpha
-        WHEN deleted THEN {_HIT}
-        ELSE {_CAPPED.format(a=f"({_HIT})", x="u.gate", b="(depth_weight_beta + u.miss)")} END,
+    depth_weight_alpha = CASE WHEN immutable THEN depth_weight_alpha
+        ELSE greatest(depth_weight_alpha, least(depth_weight_alpha + u.hit,
+                      $1 * depth_weight_beta / (1 - $1))) END,
     depth_weight_beta = CASE WHEN immutable THEN depth_weight_beta
                              ELSE depth_weight_beta + u.miss END,
     included_count_decay = CASE WHEN u.included THEN included_count_decay
@@ -54,7 +50,7 @@ UPDATE memories SET
         ELSE included_count_decay END,
     last_included_at = CASE WHEN u.included THEN $2 ELSE last_included_at END
 FROM (SELECT unnest($4) AS id, unnest($5) AS hit, unnest($6) AS miss,
-             unnest($7) AS gate, unnest($8) AS included) u
+             unnest($7) AS included) u
 WHERE memories.id = u.id
 """
 
@@ -109,11 +105,6 @@ class MemoryStatUpdates:
             row.included = True
             row.stamps.append(stamp)
 
-    def confirmed(self, ids: Iterable[int], amount: float) -> None:
-        """The exit gate's ``reinforce``: alpha += ``amount`` (not deleted memories)."""
-        for key in ids:
-            self._row(key).gate = amount
-
     def write(self, cur: duckdb.DuckDBPyConnection) -> int:
         """Apply every collected change (inside the caller's transaction).
 
@@ -140,7 +131,6 @@ class MemoryStatUpdates:
                 ids,
                 [r.hit for r in rows],
                 [r.miss for r in rows],
-                [r.gate for r in rows],
                 [r.included for r in rows],
             ],
         )

@@ -23,7 +23,6 @@ import duckdb
 from engine.memory.records import NewMemory
 from engine.memory.scoring_load import refresh_scoring_rows
 from engine.memory.service import MemoryService
-from engine.memory.stat_updates import MemoryStatUpdates
 from engine.mind.gates import ExitDecision
 
 PERSISTING = frozenset({"persist", "persist_flag"})
@@ -76,7 +75,6 @@ def reinforce_in(
     ids: Sequence[int],
     amount: float,
     max_center: float,
-    stats: MemoryStatUpdates | None = None,
 ) -> None:
     """Strengthen memories inside the caller's transaction.
 
@@ -85,12 +83,8 @@ def reinforce_in(
         ids: the memories a ``reinforce`` decision confirmed.
         amount: added to alpha (``gates.exit.reinforce_alpha``).
         max_center: the safety ceiling on a mutable memory's mean (``weights.max_center``).
-        stats: when given, the change is collected there (the turn's one UPDATE).
     """
     if not ids or amount <= 0:
-        return
-    if stats is not None:
-        stats.confirmed(ids, amount)
         return
     cur.execute(
         "UPDATE memories SET depth_weight_alpha = greatest(depth_weight_alpha, "

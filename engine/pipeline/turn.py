@@ -38,7 +38,7 @@ from engine.mind.scratch import ScratchBuffer
 from engine.pipeline.act import ActLoop, ActResult
 from engine.pipeline.context import AssembledContext, ContextAssembler, inclusions_signal
 from engine.pipeline.transcript import TranscriptCache
-from engine.pipeline.turn_commit import TurnCommitter
+from engine.pipeline.turn_commit import ActProducts, TurnCommitter, TurnProducts
 from engine.pipeline.turn_gates import gate_turn
 from engine.pipeline.turn_record import TurnOutcome, build_outcome, build_record
 from engine.policy import Policy
@@ -282,23 +282,30 @@ class TurnRunner:
                 EngineError(ts=self.clock.now(), turn_id=turn_id, stage=stage, error=error)
             )
             act = ActResult(output=None, stop_reason="error", error=error)
+
+        def gate() -> TurnProducts:  # runs while the writer stores what the act produced
+            t0 = time.perf_counter()
+            products = gate_turn(
+                self.memory, self.mind, self.policy, decision, turn_id, act, inputs
+            )
+            timings["gates"] = _ms(t0)
+            record = build_record(decision, act, assembled, reading, timings, _ms(started))
+            products.record.update(record)
+            if gut_error is not None:
+                products.record["gut_error"] = gut_error
+            return products
+
+        done = ActProducts.of(turn_id, act, candidate.channel_id, assembled, reading)
         t0 = time.perf_counter()
-        products = gate_turn(
-            self.memory, self.mind, self.policy, decision, turn_id, act, assembled, reading, inputs
+        products, memory_ids = self.mind.committer.commit(
+            done, gate, self.clock.now(), self.policy.engine.stage_timeout_seconds
         )
-        timings["gates"] = _ms(t0)
-        products.record.update(
-            build_record(decision, act, assembled, reading, timings, _ms(started))
-        )
-        if gut_error is not None:
-            products.record["gut_error"] = gut_error
-        t0 = time.perf_counter()
-        memory_ids = self.mind.committer.commit(products, self.clock.now())
+        commit_started = t0 + timings["gates"] / 1000  # the commit's own wait: after the gates
         if self.memory is not None:
             if products.prepared is not None:
                 self.memory.index_prepared(memory_ids, products.prepared)
             after_reinforce(self.memory, products.reinforce)
-        commit_ms = _ms(t0)
+        commit_ms = _ms(commit_started)
         if products.status == "committed":
             self.transcripts.committed(candidate.channel_id, text, act.output)
         self.exchanges += 1

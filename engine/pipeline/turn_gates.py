@@ -8,10 +8,8 @@ from engine.memory.records import NewMemory
 from engine.memory.service import MemoryService
 from engine.mind.attention import AttentionDecision
 from engine.mind.gate_effects import PERSISTING, memory_for
-from engine.mind.gut import GutReading
 from engine.mind.salience import ExitJudge, SalienceInputs
 from engine.pipeline.act import ActResult
-from engine.pipeline.context import AssembledContext
 from engine.pipeline.identity import identity_hook
 from engine.pipeline.turn_commit import Buffered, TurnProducts
 from engine.policy import Policy
@@ -27,8 +25,6 @@ def gate_turn(
     decision: AttentionDecision,
     turn_id: int,
     act: ActResult,
-    assembled: AssembledContext | None,
-    reading: GutReading | None,
     inputs: SalienceInputs,
 ) -> TurnProducts:
     """Gate what a turn produced: what becomes memory, what waits, what goes.
@@ -44,8 +40,6 @@ def gate_turn(
         decision: attention's decision (its winner is the input).
         turn_id: the turn.
         act: what the generate/act loop did.
-        assembled: the context (None if its stage failed).
-        reading: the gut reading.
         inputs: salience inputs (the exit gate's relevance and similarity).
 
     Returns:
@@ -118,9 +112,6 @@ def gate_turn(
         record=record,
         channel_id=c.channel_id,
         prepared=prepared,
-        inclusions=assembled.inclusions if assembled is not None else [],
-        retrieval=assembled.retrieval if assembled is not None else None,
-        gut=reading,
         buffered=buffered,
         reinforce=reinforce,
     )

@@ -1,6 +1,6 @@
-"""A turn's one UPDATE of memory statistics leaves the store exactly as the four
-separate statements did (retrieval hits and near misses, inclusions, the exit
-gate's reinforcement), and the scoring cache agrees with it."""
+"""A turn's one UPDATE of memory statistics leaves the store exactly as the three
+separate statements did (retrieval hits, near misses, inclusions), also followed by
+the exit gate's reinforcement, and the scoring cache agrees with it."""
 
 from __future__ import annotations
 
@@ -76,9 +76,10 @@ def _effects(
         stats = MemoryStatUpdates(cap, svc.policy.compaction.access.tau_days * 86400)
     svc.retrieval_effects_in(cur, result, now, stats)
     record_inclusions(cur, 1, inclusions, now, svc, stats)
-    reinforce_in(cur, gate_ids, svc.policy.gates.exit.reinforce_alpha, cap, stats)
     if stats is not None:
         assert stats.write(cur) >= len({i.memory_id for i in inclusions})
+    # the exit gate's reinforcement is its own UPDATE (the commit writes it after the gates)
+    reinforce_in(cur, gate_ids, svc.policy.gates.exit.reinforce_alpha, cap)
 
 
 def test_one_update_equals_the_separate_statements(

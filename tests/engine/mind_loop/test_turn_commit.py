@@ -1,0 +1,130 @@
+"""The turn commit writes the act's part while the gates run, as one transaction that
+nothing else shares: a failed or late gate leaves no trace of the turn."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.config import load_policy, load_settings
+from engine.engine import Engine
+from engine.llm.scripted import ScriptedProvider
+from engine.memory.records import NewMemory
+from engine.models import EventType, NewEvent
+from engine.pipeline.act import ActResult
+from engine.pipeline.inclusions import Inclusion
+from engine.pipeline.turn_commit import ActProducts, TurnProducts
+from engine.store.events import insert_events
+
+
+@pytest.fixture
+def engine(isolated_home: Path) -> Iterator[Engine]:
+    settings = load_settings().model_copy(update={"embedder": "hashing"})
+    with Engine(settings, load_policy().policy, provider=ScriptedProvider([])) as opened:
+        yield opened
+
+
+def _open_turn(engine: Engine) -> tuple[int, int]:
+    """A running turn, and a memory its context included."""
+    assert engine.memory is not None
+    (memory_id,) = engine.memory.add([NewMemory(kind="fact", content="the shed is green")])
+    engine.store.write(
+        lambda cur: cur.execute(
+            "INSERT INTO turns (id, started_at, status, input) VALUES (77, now(), 'running', 'q')"
+        )
+    )
+    return 77, memory_id
+
+
+def _state(engine: Engine, memory_id: int) -> dict[str, Any]:
+    cur = engine.store.reader()
+
+    def one(sql: str, *args: Any) -> Any:
+        row = cur.execute(sql, list(args)).fetchone()
+        assert row is not None
+        return row[0] if len(row) == 1 else row
+
+    return {
+        "turn": one("SELECT status, output, record FROM turns WHERE id = 77"),
+        "inclusions": one("SELECT count(*) FROM context_inclusions WHERE turn_id = 77"),
+        "accesses": one("SELECT count(*) FROM memory_accesses WHERE memory_id = ?", memory_id),
+        "included": one("SELECT included_count_decay FROM memories WHERE id = ?", memory_id),
+        "replies": one(
+            "SELECT count(*) FROM events WHERE type = ?", EventType.LLM_ASSISTANT_MESSAGE.value
+        ),
+        "notes": one("SELECT count(*) FROM events WHERE source = 'other-writer'"),
+    }
+
+
+def _done(turn_id: int, memory_id: int) -> ActProducts:
+    act = ActResult(output="it is green", stop_reason="reply")
+    return ActProducts(turn_id, act, None, [Inclusion(memory_id, "related", 1, 0.9, {}, 5)])
+
+
+def _note(engine: Engine) -> None:
+    """Another writer's job, queued while the turn's transaction is open."""
+    writer = engine.store.writer
+    assert writer is not None
+    event = NewEvent(
+        type=EventType.LOCAL_MESSAGE_CREATED,
+        source="other-writer",
+        ts=engine.clock.now(),
+        payload={},
+    )
+    writer.submit(lambda cur: insert_events(cur, writer.ids.take("events"), [event]))
+
+
+def test_the_whole_turn_commits_once_the_gates_are_done(engine: Engine) -> None:
+    turn_id, memory_id = _open_turn(engine)
+    before = _state(engine, memory_id)
+
+    def gate() -> TurnProducts:
+        _note(engine)  # queued behind the turn's transaction, not inside it
+        time.sleep(0.2)
+        mid = _state(engine, memory_id)  # a reader sees nothing of the turn yet
+        assert mid == before
+        act = ActResult(output="it is green", stop_reason="reply")
+        return TurnProducts(turn_id, "committed", act, {"input": "q"}, None)
+
+    products, minted = engine.turns.mind.committer.commit(
+        _done(turn_id, memory_id), gate, engine.clock.now(), 5.0
+    )
+    assert products.status == "committed" and minted == []
+    after = _state(engine, memory_id)
+    status, output, record = after["turn"]
+    assert (status, output) == ("committed", "it is green")
+    assert '"output_event_id"' in record and '"llm_calls": []' in record
+    assert after["inclusions"] == 1 and after["accesses"] == before["accesses"] + 1
+    assert after["included"] == before["included"] + 1
+    assert after["replies"] == before["replies"] + 1
+    time.sleep(0.1)
+    assert _state(engine, memory_id)["notes"] == 1  # ran after the turn, on its own
+
+
+@pytest.mark.parametrize("failure", ["raises", "too slow"])
+def test_a_failed_gate_leaves_no_trace_of_the_turn(engine: Engine, failure: str) -> None:
+    turn_id, memory_id = _open_turn(engine)
+    before = _state(engine, memory_id)
+
+    def gate() -> TurnProducts:
+        _note(engine)
+        if failure == "raises":
+            raise RuntimeError("the exit gate broke")
+        time.sleep(0.5)
+        act = ActResult(output="it is green", stop_reason="reply")
+        return TurnProducts(turn_id, "committed", act, {}, None)
+
+    expected = RuntimeError if failure == "raises" else TimeoutError
+    with pytest.raises(expected):
+        engine.turns.mind.committer.commit(_done(turn_id, memory_id), gate, engine.clock.now(), 0.1)
+    time.sleep(0.1)
+    after = _state(engine, memory_id)
+    assert after["notes"] == 1  # the other writer's job was not rolled back with the turn
+    assert {k: v for k, v in after.items() if k != "notes"} == {
+        k: v for k, v in before.items() if k != "notes"
+    }
+    assert after["turn"][0] == "running"  # recovery marks it interrupted at the next start
