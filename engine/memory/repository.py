@@ -7,7 +7,7 @@ writer job), so a turn or an import batch commits everything in one go.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -103,6 +103,8 @@ class MemoryRepository:
         now: datetime,
         prior: tuple[float, float],
         immutable_prior: tuple[float, float],
+        embed_model: str | None = None,
+        embedded: Collection[int] = (),
     ) -> list[int]:
         """Insert memories (ids allocated by the writer).
 
@@ -112,6 +114,9 @@ class MemoryRepository:
             now: creation time.
             prior: (alpha, beta) of a new mutable memory.
             immutable_prior: (alpha, beta) of an immutable one.
+            embed_model: the model of the vectors stored with them (recorded here, so
+                :meth:`insert_vectors` needs no UPDATE).
+            embedded: positions in ``items`` that get a vector.
 
         Returns:
             The new ids, in order.
@@ -145,6 +150,7 @@ class MemoryRepository:
                     item.source_confidence,
                     json.dumps(item.fingerprints) if item.fingerprints is not None else None,
                     item.tags,
+                    embed_model if offset in embedded else None,
                 )
             )
         self._insert_rows(cur, rows)
@@ -157,8 +163,8 @@ class MemoryRepository:
             "INSERT INTO memories (id, kind, content, normalized_content, source, channel_id, "
             "author_id, author_is_bot, source_meta, event_ids, created_at, updated_at, event_ts, "
             "depth_weight_alpha, depth_weight_beta, pinned, immutable, source_tag, "
-            "source_confidence, fingerprints, tags) SELECT * FROM (SELECT "
-            + ", ".join(f"unnest(${i + 1})" for i in range(21))
+            "source_confidence, fingerprints, tags, embed_model) SELECT * FROM (SELECT "
+            + ", ".join(f"unnest(${i + 1})" for i in range(22))
             + ")",
             [list(column) for column in zip(*rows, strict=True)],
         )
@@ -170,8 +176,18 @@ class MemoryRepository:
         model: str,
         vectors: npt.NDArray[np.float32],
         now: datetime,
+        record_model: bool = True,
     ) -> None:
-        """Store vectors (f16) for memories and record their embedding model."""
+        """Store vectors (f16) for memories and record their embedding model.
+
+        Args:
+            cur: the writer's cursor, inside a transaction.
+            ids: the memories.
+            model: the embedding model.
+            vectors: one row per id.
+            now: when they were embedded.
+            record_model: set ``memories.embed_model`` (False: :meth:`insert` did).
+        """
         if not ids:
             return
         stamp = to_naive_utc(now)
@@ -179,7 +195,10 @@ class MemoryRepository:
             "INSERT OR REPLACE INTO memory_vectors SELECT unnest($1), $2, unnest($3), $4",
             [list(ids), model, [vector_blob(v) for v in vectors], stamp],
         )
-        cur.execute("UPDATE memories SET embed_model = $1 WHERE id = ANY($2)", [model, list(ids)])
+        if record_model:
+            cur.execute(
+                "UPDATE memories SET embed_model = $1 WHERE id = ANY($2)", [model, list(ids)]
+            )
 
     def mark_deleted(
         self, cur: duckdb.DuckDBPyConnection, ids: Sequence[int], now: datetime

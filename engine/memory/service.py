@@ -257,16 +257,18 @@ class MemoryService:
         """
         now = self.clock.now()
         w = self.policy.weights
+        model = self.embedder.name
         ids = self.repo.insert(
             cur,
             prepared.items,
             now,
             (w.prior_alpha, w.prior_beta),
             (w.immutable_alpha, w.immutable_beta),
+            model,
+            set(prepared.embedded),
         )
-        self.repo.insert_vectors(
-            cur, [ids[i] for i in prepared.embedded], self.embedder.name, prepared.vectors, now
-        )
+        embedded = [ids[i] for i in prepared.embedded]
+        self.repo.insert_vectors(cur, embedded, model, prepared.vectors, now, record_model=False)
         with self._inserted_lock:
             self._inserted_at.update(dict.fromkeys(ids, now))
         return ids

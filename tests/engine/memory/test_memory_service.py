@@ -64,6 +64,25 @@ def test_explanations_carry_every_signal(service: MemoryService) -> None:
     assert {"bm25", "ann", "blend", "embed"} <= set(result.timings_ms)
 
 
+def test_a_stored_vector_records_its_model_in_the_same_insert(service: MemoryService) -> None:
+    ids = service.add(
+        [
+            NewMemory(kind="fact", content="the shed is green"),
+            NewMemory(kind="tool_call", content="clock.now({})", embed=False),
+        ]
+    )
+    rows = (
+        service.store.reader()
+        .execute(
+            "SELECT m.id, m.embed_model, v.memory_id IS NOT NULL FROM memories m "
+            "LEFT JOIN memory_vectors v ON v.memory_id = m.id WHERE m.id = ANY($1) ORDER BY m.id",
+            [ids],
+        )
+        .fetchall()
+    )
+    assert rows == [(ids[0], service.embedder.name, True), (ids[1], None, False)]
+
+
 def test_baseline_modes_rank_by_one_signal(service: MemoryService) -> None:
     service.add([NewMemory(kind="fact", content=t) for t in FACTS])
     bm25 = service.search("Friday lunch", 5, mode="bm25")
