@@ -132,9 +132,10 @@ def seed_history(store: Store, labels: np.ndarray, rng: np.random.Generator, pai
     def job(cur: duckdb.DuckDBPyConnection) -> None:
         cur.execute("INSERT INTO co_access SELECT unnest($1), unnest($2), unnest($3), $4",
                     [lo.tolist(), hi.tolist(), counts.tolist(), to_naive_utc(now)])
-        cur.execute("UPDATE memories SET access_timestamps = list_transform(range(id % 5 + 1), "
-                    "lambda x: $1 - ((id * 7919 + x * 104729) % 2592000)::DOUBLE) "
-                    "WHERE id % 10 < 3", [now.timestamp()])
+        cur.execute("INSERT INTO memory_accesses SELECT id, unnest(list_transform("
+                    "range(id % 5 + 1), "
+                    "lambda x: $1 - ((id * 7919 + x * 104729) % 2592000)::DOUBLE)) "
+                    "FROM memories WHERE id % 10 < 3", [now.timestamp()])
 
     store.write(job)
     return len(lo)

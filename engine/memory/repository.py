@@ -18,20 +18,21 @@ import numpy.typing as npt
 from engine.clock import from_naive_utc, to_naive_utc
 from engine.memory.content_cache import ContentCache
 from engine.memory.records import Memory, NewMemory
-from engine.memory.scoring_load import ACCESS_LIST_SQL
+from engine.memory.scoring_load import access_times
 from engine.store import Store
 from engine.store.sql import scalar
 
 _COLUMNS = (
     "id, kind, content, normalized_content, source, channel_id, author_id, author_is_bot, "
     "source_meta, event_ids, created_at, updated_at, event_ts, last_included_at, "
-    f"{ACCESS_LIST_SQL}, included_count_decay, depth_weight_alpha, depth_weight_beta, pinned, "
+    "NULL, "  # (was access_timestamps: now rows of memory_accesses, see access_times)
+    "included_count_decay, depth_weight_alpha, depth_weight_beta, pinned, "
     "locked_by_admin, locked_by_system, deleted, immutable, source_tag, source_confidence, "
     "compressed, embed_model, fingerprints, tags"
 )
 
 
-def _memory(row: Sequence[Any]) -> Memory:
+def _memory(row: Sequence[Any], accessed: list[float]) -> Memory:
     def ts(value: datetime | None) -> datetime | None:
         return from_naive_utc(value) if value is not None else None
 
@@ -50,7 +51,7 @@ def _memory(row: Sequence[Any]) -> Memory:
         updated_at=from_naive_utc(row[11]),
         event_ts=ts(row[12]),
         last_included_at=ts(row[13]),
-        access_timestamps=list(row[14] or []),
+        access_timestamps=accessed,
         included_count_decay=row[15],
         alpha=row[16],
         beta=row[17],
@@ -243,7 +244,8 @@ class MemoryRepository:
             .execute(f"SELECT {_COLUMNS} FROM memories WHERE id = ANY($1)", [list(ids)])
             .fetchall()
         )
-        return {row[0]: _memory(row) for row in rows}
+        accessed = access_times(self.store.reader(), ids)
+        return {row[0]: _memory(row, accessed.get(row[0], [])) for row in rows}
 
     def contents(self, ids: Sequence[int]) -> dict[int, str]:
         """The text of memories by id (deleted ones too), through the content cache."""

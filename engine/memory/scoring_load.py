@@ -37,16 +37,29 @@ _ACCESSES = """
 SELECT memory_id AS id, accessed_at AS stamp, rowid AS k
 FROM memory_accesses WHERE memory_id BETWEEN $1 AND $2
 """
-ACCESS_LIST_SQL = (
-    "coalesce((SELECT list(a.accessed_at ORDER BY a.rowid) FROM memory_accesses a "
-    "WHERE a.memory_id = memories.id), [])"
-)
-"""A memory's access times in the order they were logged (in a query ``FROM memories``)."""
 _ONE = (
     "SELECT id, kind, channel_id, author_is_bot, immutable, deleted, "
     "epoch_us(coalesce(event_ts, created_at)), depth_weight_alpha, depth_weight_beta, "
-    f"{ACCESS_LIST_SQL}, pinned FROM memories WHERE id = ANY($1)"
+    "pinned FROM memories WHERE id = ANY($1)"
 )
+
+
+def access_times(cur: duckdb.DuckDBPyConnection, ids: Sequence[int]) -> dict[int, list[float]]:
+    """Some memories' access times, in the order they were logged (an index lookup).
+
+    Args:
+        cur: a read cursor.
+        ids: the memories.
+
+    Returns:
+        memory id -> its times (memories never accessed are absent).
+    """
+    rows = cur.execute(
+        "SELECT memory_id, list(accessed_at ORDER BY rowid) FROM memory_accesses "
+        "WHERE memory_id = ANY($1) GROUP BY memory_id",
+        [list(ids)],
+    ).fetchall()
+    return {int(r[0]): list(r[1]) for r in rows}
 
 
 def _codes(cache: ScoringCache, cur: duckdb.DuckDBPyConnection) -> list[Any]:
@@ -148,8 +161,9 @@ def refresh_scoring_rows(
         How many were found in the store.
     """
     rows = cur.execute(_ONE, [list(ids)]).fetchall()
+    accessed = access_times(cur, ids)
     with cache.lock:
-        for key, kind, channel, bot, immutable, deleted, time_us, alpha, beta, stamps, pin in rows:
+        for key, kind, channel, bot, immutable, deleted, time_us, alpha, beta, pin in rows:
             cache.put(
                 int(key),
                 kind=kind,
@@ -157,7 +171,7 @@ def refresh_scoring_rows(
                 flags=(bool(bot), bool(immutable), bool(deleted)),
                 time_us=int(time_us),
                 weight=(float(alpha), float(beta)),
-                accesses=list(stamps or []),
+                accesses=accessed.get(int(key), []),
                 pinned=bool(pin),
             )
     return len(rows)

@@ -406,6 +406,8 @@ class MemoryService:
         result: SearchResult,
         now: datetime,
         stats: MemoryStatUpdates | None = None,
+        *,
+        cache: bool = True,
     ) -> None:
         """Apply a search's retrieval effects inside the caller's transaction.
 
@@ -414,6 +416,22 @@ class MemoryService:
             result: a search made with ``mutate=False``.
             now: the access time.
             stats: collects the weight and access changes for the turn's one UPDATE.
+            cache: change the scoring cache now; False when the caller calls
+                :meth:`cache_retrieval_effects` once the transaction has committed.
+        """
+        if not result.hits:
+            return
+        hit_ids, miss_ids = retrieval_effect_ids(self.policy, result)
+        if cache:
+            self.cache_retrieval_effects(result, now)
+        write_retrieval_effects(cur, self.policy, now, hit_ids, miss_ids, stats)
+
+    def cache_retrieval_effects(self, result: SearchResult, now: datetime) -> None:
+        """The scoring cache's side of :meth:`retrieval_effects_in` (same arithmetic).
+
+        Args:
+            result: the search.
+            now: the access time.
         """
         if not result.hits:
             return
@@ -422,7 +440,6 @@ class MemoryService:
             self.scoring.record_retrieval(
                 hit_ids, miss_ids, now.timestamp(), retrieval_amounts(self.policy)
             )
-        write_retrieval_effects(cur, self.policy, now, hit_ids, miss_ids, stats)
 
     def get(self, memory_id: int) -> Memory | None:
         """One memory by id (deleted ones too)."""

@@ -76,6 +76,8 @@ def record_inclusions(
     ts: datetime,
     memory: MemoryService,
     stats: MemoryStatUpdates | None = None,
+    *,
+    cache: bool = True,
 ) -> int:
     """Log what went into a context and update the memories' access statistics.
 
@@ -92,6 +94,8 @@ def record_inclusions(
         ts: the inclusion time.
         memory: the memory service (decay constant, scoring cache).
         stats: collects the access statistics for the turn's one UPDATE.
+        cache: give the scoring cache the accesses now; False when the caller calls
+            :func:`cache_inclusions` once the transaction has committed.
 
     Returns:
         How many inclusions were recorded.
@@ -112,5 +116,19 @@ def record_inclusions(
         for i in inclusions
     ]
     count = log_access(cur, turn_id, context_id, items, now, tau, details, stats)
-    memory.scoring.record_access([i.memory_id for i in inclusions], epoch_us(now) / 10**6)
+    if cache:
+        cache_inclusions(memory, inclusions, ts)
     return count
+
+
+def cache_inclusions(memory: MemoryService, inclusions: Sequence[Inclusion], ts: datetime) -> None:
+    """The scoring cache's side of :func:`record_inclusions`: one access per inclusion.
+
+    Args:
+        memory: the memory service.
+        inclusions: what went into the context.
+        ts: the inclusion time.
+    """
+    if inclusions:
+        stamp = epoch_us(to_naive_utc(ts)) / 10**6
+        memory.scoring.record_access([i.memory_id for i in inclusions], stamp)

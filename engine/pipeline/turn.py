@@ -298,7 +298,7 @@ class TurnRunner:
         done = ActProducts.of(turn_id, act, candidate.channel_id, assembled, reading)
         t0 = time.perf_counter()
         products, memory_ids = self.mind.committer.commit(
-            done, gate, self.clock.now(), self.policy.engine.stage_timeout_seconds
+            done, gate, self.clock.now(), self.policy.engine.commit_overlap_seconds
         )
         commit_started = t0 + timings["gates"] / 1000  # the commit's own wait: after the gates
         if self.memory is not None:

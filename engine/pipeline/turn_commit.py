@@ -19,11 +19,13 @@ import contextlib
 import json
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import duckdb
+import structlog
 
 from engine.clock import to_naive_utc
 from engine.costs import CostLedger
@@ -36,10 +38,16 @@ from engine.mind.scratch import ScratchBuffer
 from engine.models import EventType, NewEvent
 from engine.pipeline.act import ActResult
 from engine.pipeline.context import AssembledContext
-from engine.pipeline.inclusions import Inclusion, record_inclusions
+from engine.pipeline.inclusions import Inclusion, cache_inclusions, record_inclusions
 from engine.policy import Policy
 from engine.store import Store
 from engine.store.events import insert_events
+
+log = structlog.get_logger("cephalon.turn")
+
+
+class _GateLate(Exception):
+    """The gates outlasted ``engine.commit_overlap_seconds``: write the turn after them."""
 
 
 @dataclass
@@ -108,7 +116,7 @@ class TurnCommitter:
         done: ActProducts,
         gate: Callable[[], TurnProducts],
         now: datetime,
-        timeout: float,
+        overlap: float,
     ) -> tuple[TurnProducts, list[int]]:
         """Commit a turn in one transaction, writing what the act produced while the
         gates run on this thread.
@@ -116,15 +124,18 @@ class TurnCommitter:
         The writer opens the transaction and writes the LLM calls, the reply event,
         the context's effects (inclusions, access statistics, co-access) and the gut
         delta; meanwhile ``gate`` runs here (it embeds the reply: ONNX releases the
-        GIL). The writer then waits for its products (minted memories,
-        reinforcements, scratch items, the turn record), writes them and commits.
+        GIL). The writer waits up to ``overlap`` seconds for the gates' products
+        (minted memories, reinforcements, scratch items, the turn record), writes
+        them and commits. A later gate has the act's part rolled back (other writes
+        wait no longer than that) and the whole turn written after it. The scoring
+        cache gets the context's effects once the transaction has committed.
 
         Args:
             done: the act's products.
             gate: runs the gates and returns the whole turn's products (it must not
-                write to the store: the writer is waiting for it).
+                write to the store: the writer may be waiting for it).
             now: the commit time.
-            timeout: seconds the writer waits for ``gate`` at most.
+            overlap: ``engine.commit_overlap_seconds`` (0: write after the gates).
 
         Returns:
             The turn's products and the ids of the memories minted (in
@@ -137,21 +148,46 @@ class TurnCommitter:
         assert writer is not None
         handoff: Future[TurnProducts] = Future()
 
-        def job(cur: duckdb.DuckDBPyConnection) -> tuple[TurnProducts, list[int]]:
+        def overlapped(cur: duckdb.DuckDBPyConnection) -> tuple[TurnProducts, list[int]]:
             written = self._write_act(cur, done, now)
-            products = handoff.result(timeout)  # a failed gate raises: rolled back
+            try:
+                products = handoff.result(overlap)  # a failed gate raises: rolled back
+            except FutureTimeout:
+                raise _GateLate from None
             return products, self._write_gated(cur, products, now, written)
 
-        pending = writer.submit(job)
+        pending = writer.submit(overlapped) if overlap > 0 else None
         try:
             products = gate()
         except BaseException as exc:
             handoff.set_exception(exc)
-            with contextlib.suppress(Exception):
-                pending.result()  # wait for the rollback
+            if pending is not None:
+                with contextlib.suppress(Exception):
+                    pending.result()  # wait for the rollback
             raise
         handoff.set_result(products)
-        return pending.result()
+        committed = None
+        if pending is not None:
+            with contextlib.suppress(_GateLate):
+                committed = pending.result()
+        if committed is None:  # the writer gave up on the gates (or never waited)
+            if overlap > 0:
+                log.info("commit.after_gates", turn=done.turn_id, overlap_s=overlap)
+            committed = (
+                products,
+                self.store.write(lambda cur: self._write_all(cur, done, products, now)),
+            )
+        if self.memory is not None:  # the store has them now: so may the scoring cache
+            if done.retrieval is not None:
+                self.memory.cache_retrieval_effects(done.retrieval, now)
+            cache_inclusions(self.memory, done.inclusions, now)
+        return committed
+
+    def _write_all(
+        self, cur: duckdb.DuckDBPyConnection, d: ActProducts, p: TurnProducts, now: datetime
+    ) -> list[int]:
+        """The whole turn, once the gates are done."""
+        return self._write_gated(cur, p, now, self._write_act(cur, d, now))
 
     def _write_act(
         self, cur: duckdb.DuckDBPyConnection, d: ActProducts, now: datetime
@@ -176,8 +212,8 @@ class TurnCommitter:
             cap = self.policy.weights.max_center
             stats = MemoryStatUpdates(cap, self.policy.compaction.access.tau_days * 86400)
             if d.retrieval is not None:
-                self.memory.retrieval_effects_in(cur, d.retrieval, now, stats)
-            record_inclusions(cur, d.turn_id, d.inclusions, now, self.memory, stats)
+                self.memory.retrieval_effects_in(cur, d.retrieval, now, stats, cache=False)
+            record_inclusions(cur, d.turn_id, d.inclusions, now, self.memory, stats, cache=False)
             stats.write(cur)
         if d.gut is not None:
             Gut.insert(cur, d.turn_id, d.gut, now)

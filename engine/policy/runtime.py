@@ -36,6 +36,11 @@ class EngineSection(Section):
     """Seconds between heartbeat ticks of the always-on loop."""
     stage_timeout_seconds: float = Field(gt=0)
     """A pipeline stage running longer than this is abandoned and recorded as failed."""
+    commit_overlap_seconds: float = Field(ge=0)
+    """How long the writer keeps a turn's transaction open for the exit gate: it writes
+    the act's part while the gate runs. A slower gate (a remote embedder) has that part
+    rolled back and the whole turn written after it; other writes never wait longer.
+    0 writes every turn after its gates."""
     daemon: DaemonSection
     """The headless daemon and its control socket."""
 

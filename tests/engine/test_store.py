@@ -135,6 +135,10 @@ def test_m008_moves_access_times_out_of_the_memories_row(
             .fetchall()
         )
         assert moved == [(1, 30.0), (1, 10.0), (1, 20.0), (3, 5.0)]  # each list's order kept
+        indexes = new.reader().execute(
+            "SELECT index_name FROM duckdb_indexes() WHERE table_name = 'memory_accesses'"
+        )
+        assert indexes.fetchall() == [("memory_accesses_memory",)]
         assert new.reader().execute("SELECT count(*) FROM memories").fetchone() == (3,)
 
 

@@ -8,7 +8,7 @@ ever grow. Worse, an UPDATE that rewrites a row that way silently drops a
 concurrent transaction's in-place update of the same row.
 
 ``memory_accesses`` holds one row per access (``accessed_at`` in epoch
-seconds, as the list did). The statistics UPDATE now changes fixed-width
+seconds, as the list did), indexed by memory. The statistics UPDATE now changes fixed-width
 columns only, in place, and a turn appends its accesses with one INSERT.
 """
 
@@ -28,6 +28,9 @@ STATEMENTS: list[str] = [
     SELECT id, unnest(access_timestamps) FROM memories WHERE len(access_timestamps) > 0
     """,
     "ALTER TABLE memories DROP COLUMN access_timestamps",
+    # a few memories' times (a refreshed cache row, `memory show`) without a full scan:
+    # 1 ms instead of 15 at 2M accesses
+    "CREATE INDEX memory_accesses_memory ON memory_accesses (memory_id)",
 ]
 
 

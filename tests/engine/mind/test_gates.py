@@ -205,16 +205,17 @@ def test_scratch_buffer_flush_persists_survivors_and_expires_old_items(
     assert by_text["the backup runs at 3am"].memory_id == known
     assert service.get(known).alpha == alpha_before + POLICY.gates.exit.reinforce_alpha  # type: ignore[union-attr]
     assert service.search("keep me", 3, mutate=False).hits[0].content == "keep me"  # indexed
-    rows = dict(
-        service.store.reader().execute("SELECT content, status FROM scratch_items").fetchall()
+    stored = service.store.reader().execute(
+        "SELECT content, status, memory_id, decision->>'action' FROM scratch_items"
     )
+    rows = {r[0]: r[1:] for r in stored.fetchall()}
     assert rows == {
-        "stale note": "expired",
-        "keep me": "persisted",
-        "drop me": "dropped",
-        "hold me": "buffered",
-        "the backup runs at 3am": "persisted",
-        "contradict me": "persisted",
+        "stale note": ("expired", None, None),
+        "keep me": ("persisted", by_text["keep me"].memory_id, "persist"),
+        "drop me": ("dropped", None, "drop"),
+        "hold me": ("buffered", None, "buffer"),
+        "the backup runs at 3am": ("persisted", known, "reinforce"),
+        "contradict me": ("persisted", by_text["contradict me"].memory_id, "persist_flag"),
     }
     assert stale not in ids
     seen.clear()
