@@ -179,7 +179,8 @@ def _ordered_partners(svc: MemoryService, ids: list[int], per_seed: int,
     if not found:
         return {}
     rows = svc.store.reader().execute(
-        "SELECT a, b, count FROM co_access WHERE a = ANY($1) OR b = ANY($1)", [ids]).fetchall()
+        "SELECT a, b, count FROM co_access_counts WHERE a = ANY($1) OR b = ANY($1)",
+        [ids]).fetchall()
     count = {(a, b): c for a, b, c in rows} | {(b, a): c for a, b, c in rows}
     return {seed: sorted(partners, key=lambda p: (-count[(seed, p)], p))
             for seed, partners in found.items()}

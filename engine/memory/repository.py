@@ -358,8 +358,8 @@ class MemoryRepository:
         rows = (
             self.store.reader()
             .execute(
-                "WITH pairs AS (SELECT a AS seed, b AS partner, count FROM co_access "
-                "UNION ALL SELECT b, a, count FROM co_access) "
+                "WITH pairs AS (SELECT a AS seed, b AS partner, count FROM co_access_counts "
+                "UNION ALL SELECT b, a, count FROM co_access_counts) "
                 "SELECT seed, partner FROM pairs JOIN memories m ON m.id = partner "
                 "WHERE seed = ANY($1) AND count >= $2 AND NOT m.deleted "
                 "QUALIFY row_number() OVER (PARTITION BY seed ORDER BY count DESC, partner) <= $3",

@@ -3,7 +3,8 @@
 Returned memories get an access time (a row of ``memory_accesses``) and
 ``reinforce`` (alpha += amount, capped so a mutable memory's mean never exceeds the
 safety ceiling); near misses (ranks just below the cut) get ``contradict`` (beta +=
-amount); memories returned together count a co-access. Immutable memories never
+amount); memories returned together count a co-access (a row of ``co_access_log``,
+folded into ``co_access`` by :func:`fold_co_access`). Immutable memories never
 change weight.
 
 The scoring cache (:mod:`engine.memory.scoring_cache`) gets the same changes, with
@@ -94,10 +95,31 @@ def write_retrieval_effects(
     pairs = list(itertools.combinations(sorted(hit_ids), 2))
     if pairs:
         cur.execute(
-            "INSERT INTO co_access SELECT unnest($1), unnest($2), 1, $3 "
-            "ON CONFLICT (a, b) DO UPDATE SET count = count + 1, last_at = excluded.last_at",
+            "INSERT INTO co_access_log SELECT unnest($1), unnest($2), $3",
             [[a for a, _ in pairs], [b for _, b in pairs], to_naive_utc(now)],
         )
+
+
+def fold_co_access(cur: duckdb.DuckDBPyConnection) -> int:
+    """Move the co-access log into ``co_access`` (inside the caller's transaction).
+
+    ``co_access_counts`` reads the same before and after.
+
+    Args:
+        cur: the writer's cursor.
+
+    Returns:
+        How many log rows were folded.
+    """
+    (logged,) = cur.execute("SELECT count(*) FROM co_access_log").fetchone() or (0,)
+    if logged:
+        cur.execute(
+            "INSERT INTO co_access SELECT a, b, count(*), max(seen_at) FROM co_access_log "
+            "GROUP BY a, b ON CONFLICT (a, b) DO UPDATE SET count = count + excluded.count, "
+            "last_at = greatest(last_at, excluded.last_at)"
+        )
+        cur.execute("DELETE FROM co_access_log")
+    return int(logged)
 
 
 def retrieval_amounts(policy: Policy) -> tuple[float, float, float]:

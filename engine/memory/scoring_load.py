@@ -133,7 +133,7 @@ def load_scoring_cache(
                 progress(STAGE, done, int(total))
         cache.accesses.ensure_ids(len(cache.cols["present"]))
         cache.accesses.load(np.concatenate(access_ids), [np.concatenate(access_values)])
-        pairs = cur.execute("SELECT a, b, count FROM co_access").fetchnumpy()
+        pairs = cur.execute("SELECT a, b, count FROM co_access_counts").fetchnumpy()
         cache.co_access.load(
             np.asarray(pairs["a"], dtype=np.int64),
             np.asarray(pairs["b"], dtype=np.int64),

@@ -31,6 +31,7 @@ from engine.memory.repository import MemoryRepository
 from engine.memory.rerank import Reranker
 from engine.memory.retrieval_effects import (
     apply_retrieval_effects,
+    fold_co_access,
     record_inclusions,
     retrieval_amounts,
     retrieval_effect_ids,
@@ -134,8 +135,9 @@ class MemoryService:
     # -- lifecycle ----------------------------------------------------------------------
 
     def open(self, progress: Progress | None = None) -> OpenReport:
-        """Build the keyword index and scoring cache, verify (or rebuild) the vector index;
-        the texts read for the keyword index fill the content cache on the way.
+        """Fold the co-access log, build the keyword index and scoring cache, verify (or
+        rebuild) the vector index; the texts read for the keyword index fill the content
+        cache on the way.
 
         Args:
             progress: called as ``progress(stage, done, total)``.
@@ -151,6 +153,8 @@ class MemoryService:
             self.repo.content_cache.put_many(dict(batch), version)  # warm: no reads per turn
             if progress:
                 progress("keyword index", done, total)
+        if self.store.writer is not None:  # the co-access logged since the last start
+            self.store.write(fold_co_access)
         self.reload_scoring_cache(progress)
         ix = self.policy.index
         opened = UsearchVectorIndex.open(

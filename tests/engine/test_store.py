@@ -60,6 +60,8 @@ REQUIRED_COLUMNS = {
     "spam_families": {"id", "channel_id", "topic", "exact_hash", "simhash64", "dup_count"},
     "aggregates": {"family_id", "day", "memory_id", "dup_count", "sample_event_ids"},
     "memory_accesses": {"memory_id", "accessed_at"},
+    "co_access_log": {"a", "b", "seen_at"},
+    "co_access_counts": {"a", "b", "count", "last_at"},
 }
 
 

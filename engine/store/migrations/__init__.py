@@ -20,6 +20,7 @@ from engine.store.migrations import (
     m006_compaction,
     m007_jobs,
     m008_memory_accesses,
+    m009_co_access_log,
 )
 
 
@@ -41,6 +42,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "m006_compaction", m006_compaction.apply),
     Migration(7, "m007_jobs", m007_jobs.apply),
     Migration(8, "m008_memory_accesses", m008_memory_accesses.apply),
+    Migration(9, "m009_co_access_log", m009_co_access_log.apply),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -106,7 +106,7 @@ def stored_rows(svc: MemoryService) -> dict[int, dict[str, Any]]:
     )
     for memory_id, stamp in logged.fetchall():
         accesses.setdefault(memory_id, []).append(stamp)
-    pairs = svc.store.reader().execute("SELECT a, b, count FROM co_access").fetchall()
+    pairs = svc.store.reader().execute("SELECT a, b, count FROM co_access_counts").fetchall()
     co: dict[int, dict[int, int]] = {}
     for a, b, count in pairs:
         co.setdefault(a, {})[b] = count

@@ -12,6 +12,7 @@ from engine.clock import FrozenClock
 from engine.config import load_policy
 from engine.memory.embed_onnx import OnnxMiniLMEmbedder
 from engine.memory.records import NewMemory
+from engine.memory.retrieval_effects import fold_co_access
 from engine.memory.service import MemoryService
 from engine.store import Store
 
@@ -108,8 +109,40 @@ def test_retrieval_reinforces_hits_and_contradicts_near_misses(
     assert near
     missed = service.get(near[0].id)
     assert missed is not None and missed.beta == pytest.approx(4.05)
-    pairs = service.store.reader().execute("SELECT count(*) FROM co_access").fetchall()[0][0]
+    pairs = service.store.reader().execute("SELECT count(*) FROM co_access_counts").fetchall()[0][0]
     assert pairs == 10  # 5 hits -> 10 pairs
+
+
+def test_co_access_is_logged_then_folded_without_changing_the_counts(
+    service: MemoryService, tmp_path: Path
+) -> None:
+    service.add([NewMemory(kind="fact", content=t) for t in FACTS])
+    cur = service.store.reader()
+
+    def counts() -> list[tuple[int, int, int]]:
+        return cur.execute("SELECT a, b, count FROM co_access_counts ORDER BY a, b").fetchall()
+
+    for query in ["cat radiator", "cat sleeps", "radiator heat"]:
+        service.search(query, 4, mutate=True)
+    service.store.write(lambda _: None)  # the queued effects have committed
+    logged = counts()
+    assert logged and any(c > 1 for _, _, c in logged)  # some pair was seen twice
+    assert cur.execute("SELECT count(*) FROM co_access").fetchone() == (0,)  # only logged
+    assert service.store.write(fold_co_access) == sum(c for _, _, c in logged)
+    assert counts() == logged
+    assert cur.execute("SELECT count(*) FROM co_access_log").fetchone() == (0,)
+    assert cur.execute("SELECT a, b, count FROM co_access ORDER BY a, b").fetchall() == logged
+    service.search("cat radiator", 4, mutate=True)  # logged on top of the folded counts
+    service.store.write(lambda _: None)
+    unfolded = counts()
+    assert sum(c for _, _, c in unfolded) == sum(c for _, _, c in logged) + 6  # 4 hits
+    restarted = MemoryService(
+        service.store, service.embedder, service.policy, service.clock, tmp_path / "ix2"
+    )
+    restarted.open()  # start-up folds what the last run logged
+    assert cur.execute("SELECT count(*) FROM co_access_log").fetchone() == (0,)
+    assert counts() == unfolded
+    restarted.close()
 
 
 def test_co_access_partner_gets_spread(service: MemoryService) -> None:
