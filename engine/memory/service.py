@@ -410,24 +410,19 @@ class MemoryService:
         result: SearchResult,
         now: datetime,
         stats: MemoryStatUpdates | None = None,
-        *,
-        cache: bool = True,
     ) -> None:
-        """Apply a search's retrieval effects inside the caller's transaction.
+        """Write a search's retrieval effects inside the caller's transaction (the scoring
+        cache is the caller's: :meth:`cache_retrieval_effects` once it has committed).
 
         Args:
             cur: the writer's cursor (a turn's commit).
             result: a search made with ``mutate=False``.
             now: the access time.
             stats: collects the weight and access changes for the turn's one UPDATE.
-            cache: change the scoring cache now; False when the caller calls
-                :meth:`cache_retrieval_effects` once the transaction has committed.
         """
         if not result.hits:
             return
         hit_ids, miss_ids = retrieval_effect_ids(self.policy, result)
-        if cache:
-            self.cache_retrieval_effects(result, now)
         write_retrieval_effects(cur, self.policy, now, hit_ids, miss_ids, stats)
 
     def cache_retrieval_effects(self, result: SearchResult, now: datetime) -> None:

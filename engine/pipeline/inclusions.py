@@ -76,26 +76,22 @@ def record_inclusions(
     ts: datetime,
     memory: MemoryService,
     stats: MemoryStatUpdates | None = None,
-    *,
-    cache: bool = True,
 ) -> int:
     """Log what went into a context and update the memories' access statistics.
 
     Runs inside the caller's transaction (the turn commit). The access update is
     :func:`engine.memory.retrieval_effects.record_inclusions` (decayed inclusion
     count, ``last_included_at``, an access time), each row logged with its section,
-    rank, score and explanation. The scoring cache gets the access at once, as
-    :meth:`MemoryService.log_inclusions` does.
+    rank, score and explanation. The scoring cache is the caller's:
+    :func:`cache_inclusions` once the transaction has committed.
 
     Args:
         cur: the writer's cursor.
         turn_id: the turn.
         inclusions: what :meth:`ContextAssembler.assemble` returned.
         ts: the inclusion time.
-        memory: the memory service (decay constant, scoring cache).
+        memory: the memory service (decay constant).
         stats: collects the access statistics for the turn's one UPDATE.
-        cache: give the scoring cache the accesses now; False when the caller calls
-            :func:`cache_inclusions` once the transaction has committed.
 
     Returns:
         How many inclusions were recorded.
@@ -115,10 +111,7 @@ def record_inclusions(
         )
         for i in inclusions
     ]
-    count = log_access(cur, turn_id, context_id, items, now, tau, details, stats)
-    if cache:
-        cache_inclusions(memory, inclusions, ts)
-    return count
+    return log_access(cur, turn_id, context_id, items, now, tau, details, stats)
 
 
 def cache_inclusions(memory: MemoryService, inclusions: Sequence[Inclusion], ts: datetime) -> None:

@@ -212,8 +212,8 @@ class TurnCommitter:
             cap = self.policy.weights.max_center
             stats = MemoryStatUpdates(cap, self.policy.compaction.access.tau_days * 86400)
             if d.retrieval is not None:
-                self.memory.retrieval_effects_in(cur, d.retrieval, now, stats, cache=False)
-            record_inclusions(cur, d.turn_id, d.inclusions, now, self.memory, stats, cache=False)
+                self.memory.retrieval_effects_in(cur, d.retrieval, now, stats)
+            record_inclusions(cur, d.turn_id, d.inclusions, now, self.memory, stats)
             stats.write(cur)
         if d.gut is not None:
             Gut.insert(cur, d.turn_id, d.gut, now)

@@ -21,7 +21,7 @@ from engine.memory.search import SearchResult
 from engine.memory.service import MemoryService
 from engine.memory.stat_updates import MemoryStatUpdates
 from engine.mind.gate_effects import after_reinforce, reinforce_in
-from engine.pipeline.inclusions import Inclusion, record_inclusions
+from engine.pipeline.inclusions import Inclusion, cache_inclusions, record_inclusions
 from engine.store import Store
 from tests.engine.memory.store_builder import build_history, queries, stored_rows
 
@@ -107,6 +107,8 @@ def test_one_update_equals_the_separate_statements(
             ]
 
             svc.store.write(partial(_effects, svc, bool(merged), result, inclusions, gate_ids, now))
+            svc.cache_retrieval_effects(result, now)  # as the turn commit does, after it
+            cache_inclusions(svc, inclusions, now)
             after_reinforce(svc, gate_ids)
     separate, merged_rows = _everything(twins[0][0]), _everything(twins[1][0])
     assert merged_rows == separate  # exact: floats, access lists and times
