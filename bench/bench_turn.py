@@ -13,14 +13,16 @@ measured where the engine measures it (``TurnOutcome.timings_ms``), plus ``submi
 for intake:
 
 - intake: the input event and its candidate, committed in one transaction;
-- attention: transcript, novelty/relevance/charge per pending candidate, the decision
-  and opening the turn;
+- attention: transcript, novelty/relevance/charge per pending candidate and the
+  decision (the transaction that opens the turn runs during the model call);
 - context: identity injection, the query embedding, hybrid search, budgets;
 - gut: both centroids, the delta and its nearest memories (on a stage thread while
   the model generates);
 - act: the generate/act loop, the model's own time taken out (its overhead only);
 - gates: the exit gate, minting (embedding the turn's products);
-- commit: the turn's one transaction, then its vectors.
+- commit: the turn's one transaction (what is left of it after the gates: its
+  context part was written during the model call, its act part beside the gates),
+  then its vectors.
 
 Memory vectors are synthetic; every query the turns make is embedded for real. Printed,
 per size, p50 and p95 of each stage, of their sum ("work": the gut counted though it

@@ -134,6 +134,7 @@ class ActLoop:
         on_delta: DeltaCallback | None = None,
         cancel: threading.Event | None = None,
         first_budget_check: Callable[[], str | None] | None = None,
+        before_tool: Callable[[], None] | None = None,
     ) -> ActResult:
         """Loop until the model replies or a bound stops it.
 
@@ -147,6 +148,8 @@ class ActLoop:
             first_budget_check: the token-budget check of the first model call, when
                 the caller ran it already (beside the context stage); later calls
                 ask the budgets.
+            before_tool: called before each tool call runs (the turn waits there for
+                its opening to be committed, so no effect precedes the turn's row).
 
         Returns:
             The reply (or None) and why the loop stopped, with every LLM result and tool
@@ -214,6 +217,8 @@ class ActLoop:
             if envelope.type == "cancel":
                 result.stop_reason = "cancel"
                 break
+            if before_tool is not None:
+                before_tool()
             outcome = self.runtime.call(
                 envelope.name,
                 dict(envelope.args),

@@ -1,8 +1,9 @@
 """One turn, end to end: attend -> context -> generate/act (the gut alongside) -> gates
 -> commit.
 
-``step`` weighs every pending candidate (attention), opens the winner's turn in
-the same transaction that records the decision, then runs the stages. Each stage
+``step`` weighs every pending candidate (attention), takes the winner's turn id and
+runs the stages; the transaction that opens the turn and records the decision runs
+beside the model call (:mod:`engine.pipeline.turn_open`). Each stage
 is timed; a stage that raises fails the turn (recorded, ``engine.error`` signal),
 never the loop. The gut is measured on a stage thread while the model generates, so
 it adds nothing to a turn's latency unless it outlasts the model; its failure is
@@ -22,10 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-import duckdb
 import structlog
 
-from engine.clock import Clock, to_naive_utc
+from engine.clock import Clock
 from engine.llm.base import ChatMessage, TextDelta
 from engine.memory.service import MemoryService
 from engine.mind.attention import Attention, AttentionDecision
@@ -38,8 +38,9 @@ from engine.mind.scratch import ScratchBuffer
 from engine.pipeline.act import ActLoop, ActResult
 from engine.pipeline.context import AssembledContext, ContextAssembler, inclusions_signal
 from engine.pipeline.transcript import TranscriptCache
-from engine.pipeline.turn_commit import ActProducts, TurnCommitter, TurnProducts
+from engine.pipeline.turn_commit import ActProducts, EarlyPart, TurnCommitter, TurnProducts
 from engine.pipeline.turn_gates import gate_turn
+from engine.pipeline.turn_open import TurnIds, TurnOpening
 from engine.pipeline.turn_record import TurnOutcome, build_outcome, build_record
 from engine.policy import Policy
 from engine.signals import (
@@ -106,6 +107,7 @@ class TurnRunner:
         self.exchanges = 0
         self.transcripts = TranscriptCache(store)
         """The working transcripts, kept up to date as turns commit."""
+        self._turn_ids = TurnIds(store)
         self._stages = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cephalon-stage")
         self.system_prompt = (PROMPTS / "system.md").read_text(encoding="utf-8").strip()
 
@@ -136,24 +138,31 @@ class TurnRunner:
         attention = Attention(self.policy, inputs.novelty, inputs.relevance, inputs.charge)
         decision = attention.decide(pending)
         now = self.clock.now()
-        opening = self._open_turn(decision, now)
-        # the context needs only the winner: assemble it while the writer opens the turn
-        context = budget = None
-        transcript = console
-        if decision.winner is not None:
-            channel = decision.winner.candidate.channel_id
-            if channel is not None:  # a channel's turn continues that channel's exchanges
-                transcript = self.transcripts.get(turns, channel)
-            context = self._start_context(decision, transcript)
-            budget = self._submit(self.act.runtime.budgets.tokens_exhausted)  # its own SQL
-        turn_id = opening.result()
-        self.mind.queue.decided(decision)
-        self.bus.emit(attention.signal(decision, now, turn_id))
-        if decision.winner is None or turn_id is None:
+        if decision.winner is None:  # nothing to run: record the decision (drops) now
+            TurnOpening(self.store, self.mind.queue, self.bus, decision, None, now).wait()
+            self.bus.emit(attention.signal(decision, now, None))
             return None
-        return self.run(
+        turn_id = self._turn_ids.take()
+        opening = TurnOpening(
+            self.store,
+            self.mind.queue,
+            self.bus,
             decision,
             turn_id,
+            now,
+            self._turn_ids,
+            run_later=self._stages.submit,
+        )
+        transcript = console
+        channel = decision.winner.candidate.channel_id
+        if channel is not None:  # a channel's turn continues that channel's exchanges
+            transcript = self.transcripts.get(turns, channel)
+        context = self._start_context(decision, transcript)
+        budget = self._submit(self.act.runtime.budgets.tokens_exhausted)  # its own SQL
+        opening.emit(attention.signal(decision, now, turn_id))
+        return self.run(
+            decision,
+            opening,
             inputs,
             transcript,
             cancel,
@@ -173,32 +182,10 @@ class TurnRunner:
             )
         )
 
-    def _open_turn(self, decision: AttentionDecision, now: Any) -> Future[int | None]:
-        """Open the winner's turn and record the decision, in one transaction (queued on
-        the writer; the returned future resolves once it is committed)."""
-        winner = decision.winner
-
-        def job(cur: duckdb.DuckDBPyConnection) -> int | None:
-            assert self.store.writer is not None
-            turn_id = None
-            if winner is not None:
-                c = winner.candidate
-                turn_id = self.store.writer.ids.take("turns")
-                cur.execute(
-                    "INSERT INTO turns (id, started_at, status, input_event_id, channel_id, "
-                    "input) VALUES (?, ?, 'running', ?, ?, ?)",
-                    [turn_id, to_naive_utc(now), c.event_id, c.channel_id, c.text],
-                )
-            self.mind.queue.apply_in(cur, decision, turn_id, now)
-            return turn_id
-
-        assert self.store.writer is not None
-        return self.store.writer.submit(job)
-
     def run(
         self,
         decision: AttentionDecision,
-        turn_id: int,
+        opening: TurnOpening,
         inputs: SalienceInputs,
         transcript: list[ChatMessage],
         cancel: threading.Event | None = None,
@@ -211,11 +198,13 @@ class TurnRunner:
 
         Args:
             decision: attention's decision (its winner is this turn's input).
-            turn_id: the opened turn.
+            opening: the turn's opening (its id taken, its transaction not yet
+                started: it is started once the context is built and waited for
+                before any tool runs and before the commit).
             inputs: this turn's salience inputs (the exit gate uses them too).
             transcript: the working transcript before the input, oldest first.
             cancel: set to stop early.
-            attention_ms: how long weighing the candidates and opening the turn took.
+            attention_ms: how long weighing the candidates took.
             context: the context stage, already started (default: started here).
             budget: the first model call's token-budget check, already started
                 (default: the act loop makes it).
@@ -223,12 +212,17 @@ class TurnRunner:
         Returns:
             The outcome (the turn is committed, whatever its status), with per-stage
             timings including the commit's.
+
+        Raises:
+            Exception: the opening transaction failed (the turn has no row to commit
+                to; its input stays pending).
         """
-        assert decision.winner is not None
+        assert decision.winner is not None and opening.turn_id is not None
+        turn_id = opening.turn_id
         candidate = decision.winner.candidate
         text, source = candidate.text, SourceTag(candidate.source_tag)
         started = time.perf_counter()
-        self.bus.emit(
+        opening.emit(
             TurnStarted(
                 ts=self.clock.now(),
                 turn_id=turn_id,
@@ -244,9 +238,11 @@ class TurnRunner:
         act = ActResult(output=None, stop_reason="error")
         stage = "context"
         gut_error: str | None = None
+        early: EarlyPart | None = None
+        context_at = None
 
         def forward(delta: TextDelta) -> None:
-            self.bus.emit(
+            opening.emit(
                 LlmDelta(
                     ts=self.clock.now(), turn_id=turn_id, text=delta.text, provider=delta.provider
                 )
@@ -258,9 +254,13 @@ class TurnRunner:
             built, timings["context"] = self._await(stage, context)
             assembled = built
             report = _report_seen(assembled, decision.report)
-            self.bus.emit(CognitiveState(ts=self.clock.now(), turn_id=turn_id, report=report))
-            self.bus.emit(inclusions_signal(assembled.inclusions, text, self.clock.now(), turn_id))
-            gut_job = self._start_gut(assembled, transcript, text, turn_id)
+            opening.emit(CognitiveState(ts=self.clock.now(), turn_id=turn_id, report=report))
+            opening.emit(inclusions_signal(assembled.inclusions, text, self.clock.now(), turn_id))
+            context_at = self.clock.now()
+            opening.start()  # beside the model call, not the context
+            if self.policy.engine.commit_overlap_seconds > 0:  # the context's effects too
+                early = self.mind.committer.begin(turn_id, assembled, context_at)
+            gut_job = self._start_gut(assembled, transcript, text, opening)
             stage, t0 = "act", time.perf_counter()
             first_check = None if budget is None else lambda: self._await("budget", budget)[0]
             act = self.act.run(
@@ -270,15 +270,16 @@ class TurnRunner:
                 on_delta=forward,
                 cancel=cancel,
                 first_budget_check=first_check,
+                before_tool=opening.wait,
             )
             timings["act"] = _ms(t0)
             stage, t0 = "gut", time.perf_counter()
-            reading, gut_error = self._finish_gut(gut_job, turn_id, timings)
+            reading, gut_error = self._finish_gut(gut_job, opening, timings)
             timings["gut_wait"] = _ms(t0)
         except Exception as exc:  # a stage failure fails the turn, never the loop
             log.exception("turn.stage_failed", stage=stage, turn=turn_id)
             error = f"{stage}: {type(exc).__name__}: {exc}"
-            self.bus.emit(
+            opening.emit(
                 EngineError(ts=self.clock.now(), turn_id=turn_id, stage=stage, error=error)
             )
             act = ActResult(output=None, stop_reason="error", error=error)
@@ -295,10 +296,20 @@ class TurnRunner:
                 products.record["gut_error"] = gut_error
             return products
 
-        done = ActProducts.of(turn_id, act, candidate.channel_id, assembled, reading)
+        try:
+            opening.wait()
+        except Exception as exc:
+            if early is not None:
+                early.abandon()
+            error = f"open: {type(exc).__name__}: {exc}"
+            self.bus.emit(
+                EngineError(ts=self.clock.now(), turn_id=turn_id, stage="open", error=error)
+            )
+            raise
+        done = ActProducts.of(turn_id, act, candidate.channel_id, assembled, reading, context_at)
         t0 = time.perf_counter()
         products, memory_ids = self.mind.committer.commit(
-            done, gate, self.clock.now(), self.policy.engine.commit_overlap_seconds
+            done, gate, self.clock.now(), self.policy.engine.commit_overlap_seconds, early
         )
         commit_started = t0 + timings["gates"] / 1000  # the commit's own wait: after the gates
         if self.memory is not None:
@@ -334,7 +345,11 @@ class TurnRunner:
         return outcome
 
     def _start_gut(
-        self, assembled: AssembledContext, transcript: list[ChatMessage], text: str, turn_id: int
+        self,
+        assembled: AssembledContext,
+        transcript: list[ChatMessage],
+        text: str,
+        opening: TurnOpening,
     ) -> _StageJob[GutReading] | None:
         """Measure the gut on a stage thread while the model generates (it needs only
         the context, and the exit gate reads it after the act)."""
@@ -350,13 +365,13 @@ class TurnRunner:
             ]
             seen += [m.content for m in transcript]
             reading = gut.measure([*seen, text])
-            self.bus.emit(Gut.signal(reading, self.clock.now(), turn_id))
+            opening.emit(Gut.signal(reading, self.clock.now(), opening.turn_id))
             return reading
 
         return self._submit(measure)
 
     def _finish_gut(
-        self, job: _StageJob[GutReading] | None, turn_id: int, timings: dict[str, float]
+        self, job: _StageJob[GutReading] | None, opening: TurnOpening, timings: dict[str, float]
     ) -> tuple[GutReading | None, str | None]:
         """The gut's reading (or its error) once the act is done, within the stage
         timeout counted from the gut's start. A failed or late gut is recorded (an
@@ -368,9 +383,9 @@ class TurnRunner:
             reading, took = self._await("gut", job)
         except Exception as exc:
             error = f"gut: {type(exc).__name__}: {exc}"
-            log.warning("turn.gut_failed", turn=turn_id, error=error)
-            self.bus.emit(
-                EngineError(ts=self.clock.now(), turn_id=turn_id, stage="gut", error=error)
+            log.warning("turn.gut_failed", turn=opening.turn_id, error=error)
+            opening.emit(
+                EngineError(ts=self.clock.now(), turn_id=opening.turn_id, stage="gut", error=error)
             )
             return None, error
         timings["gut"] = took

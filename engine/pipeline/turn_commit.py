@@ -5,12 +5,20 @@ scratch-buffered texts, context inclusions with their scores and the access
 statistics they update, the gut delta, weight reinforcements, and the turn record.
 Vectors go into the ANN index after the commit; the scoring cache follows it.
 
-The transaction starts as soon as the act is done: the writer stores what the act
-and the context produced while the exit gate embeds the reply on the turn's
-thread, then stores the gates' products and commits. Nothing else runs on the
-writer meanwhile, so the turn is still one transaction from one writer. At 100k
-memories this took ~8 ms off the latency a turn adds to its model call (p50 of
-three 60-turn runs each: 59.9 against 68.4 ms).
+The transaction starts early and is written in three parts:
+
+1. While the model generates (:meth:`TurnCommitter.begin`): the context's effects
+   (inclusions, access statistics, co-access). The writer then holds the open
+   transaction; if any other job is queued meanwhile (an input, a tool call's
+   record, a job), the part is rolled back at once and written again later, so no
+   write ever waits for a model call.
+2. When the act is done: the LLM calls, the reply event and the gut delta, while the
+   exit gate embeds the reply on the turn's thread.
+3. When the gates are done: their products and the turn record; then COMMIT.
+
+Nothing else runs on the writer in between, so the turn is still one transaction
+from one writer. A gate slower than ``engine.commit_overlap_seconds`` has the open
+part rolled back and the whole turn written after the gates.
 """
 
 from __future__ import annotations
@@ -50,6 +58,14 @@ class _GateLate(Exception):
     """The gates outlasted ``engine.commit_overlap_seconds``: write the turn after them."""
 
 
+class _Preempted(Exception):
+    """Another writer job was queued while the early part waited for the act."""
+
+
+class _Abandoned(Exception):
+    """The turn will not commit through its early part (it failed before the commit)."""
+
+
 @dataclass
 class Buffered:
     """A text the gates sent to the scratch buffer."""
@@ -85,6 +101,8 @@ class ActProducts:
     retrieval: SearchResult | None = None
     """The context's related-memories search: its retrieval effects commit here."""
     gut: GutReading | None = None
+    context_at: datetime | None = None
+    """When the context was sent (the accesses' time; None: the commit's)."""
 
     @classmethod
     def of(
@@ -94,11 +112,45 @@ class ActProducts:
         channel_id: str | None,
         assembled: AssembledContext | None,
         gut: GutReading | None,
+        context_at: datetime | None = None,
     ) -> ActProducts:
         """The products of a turn whose context is ``assembled`` (None: its stage failed)."""
         if assembled is None:
             return cls(turn_id, act, channel_id, gut=gut)
-        return cls(turn_id, act, channel_id, assembled.inclusions, assembled.retrieval, gut)
+        return cls(
+            turn_id, act, channel_id, assembled.inclusions, assembled.retrieval, gut, context_at
+        )
+
+
+_Finish = Callable[[duckdb.DuckDBPyConnection, dict[str, Any]], tuple[TurnProducts, list[int]]]
+
+
+@dataclass
+class EarlyPart:
+    """A turn's transaction, opened during the model call with the context's effects
+    written (:meth:`TurnCommitter.begin`); it waits for the rest of the turn."""
+
+    future: Future[tuple[TurnProducts, list[int]]]
+    """The writer job: resolves once the turn is committed, or raises when the part
+    was rolled back (preempted, abandoned, or a failed statement)."""
+    rest: Future[_Finish]
+    """Resolves to the rest of the turn (or to why it will not come)."""
+
+    def deliver(self, finish: _Finish) -> bool:
+        """Hand the writer the rest of the turn.
+
+        Returns:
+            False when the part is no longer waiting (preempted or failed already).
+        """
+        if self.future.done() or self.rest.done():
+            return False
+        self.rest.set_result(finish)
+        return True
+
+    def abandon(self) -> None:
+        """Roll the part back (the turn failed before its commit)."""
+        if not self.rest.done():
+            self.rest.set_exception(_Abandoned())
 
 
 @dataclass
@@ -111,12 +163,51 @@ class TurnCommitter:
     memory: MemoryService | None
     scratch: ScratchBuffer | None
 
+    def begin(
+        self,
+        turn_id: int,
+        assembled: AssembledContext,
+        context_at: datetime,
+    ) -> EarlyPart:
+        """Open a turn's transaction while its model call runs and write the context's
+        effects in it (part 1; :meth:`commit` writes the rest through the part).
+
+        Args:
+            turn_id: the turn (its opening is queued on the writer before this).
+            assembled: the turn's context.
+            context_at: when it was sent (the accesses' time; pass the same as the
+                ``context_at`` of the turn's :class:`ActProducts`).
+
+        Returns:
+            The open part.
+        """
+        writer = self.store.writer
+        assert writer is not None
+        effects = ActProducts(
+            turn_id,
+            ActResult(output=None, stop_reason="pending"),
+            None,
+            assembled.inclusions,
+            assembled.retrieval,
+            context_at=context_at,
+        )
+        rest: Future[_Finish] = Future()
+
+        def early(cur: duckdb.DuckDBPyConnection) -> tuple[TurnProducts, list[int]]:
+            written = self._write_context(cur, effects, context_at)
+            if not writer.hold(rest):
+                raise _Preempted
+            return rest.result()(cur, written)  # _Abandoned: rolled back
+
+        return EarlyPart(writer.submit(early), rest)
+
     def commit(
         self,
         done: ActProducts,
         gate: Callable[[], TurnProducts],
         now: datetime,
         overlap: float,
+        early: EarlyPart | None = None,
     ) -> tuple[TurnProducts, list[int]]:
         """Commit a turn in one transaction, writing what the act produced while the
         gates run on this thread.
@@ -136,6 +227,9 @@ class TurnCommitter:
                 write to the store: the writer may be waiting for it).
             now: the commit time.
             overlap: ``engine.commit_overlap_seconds`` (0: write after the gates).
+            early: the turn's part opened by :meth:`begin` (its context's effects
+                written): the rest is written in the same transaction. When it was
+                preempted, the whole turn is written here as without it.
 
         Returns:
             The turn's products and the ids of the memories minted (in
@@ -147,16 +241,29 @@ class TurnCommitter:
         writer = self.store.writer
         assert writer is not None
         handoff: Future[TurnProducts] = Future()
+        context_at = done.context_at or now
 
-        def overlapped(cur: duckdb.DuckDBPyConnection) -> tuple[TurnProducts, list[int]]:
-            written = self._write_act(cur, done, now)
+        def finish(
+            cur: duckdb.DuckDBPyConnection, written: dict[str, Any]
+        ) -> tuple[TurnProducts, list[int]]:
+            written.update(self._write_act(cur, done, now))
             try:
                 products = handoff.result(overlap)  # a failed gate raises: rolled back
             except FutureTimeout:
                 raise _GateLate from None
             return products, self._write_gated(cur, products, now, written)
 
-        pending = writer.submit(overlapped) if overlap > 0 else None
+        def overlapped(cur: duckdb.DuckDBPyConnection) -> tuple[TurnProducts, list[int]]:
+            return finish(cur, self._write_context(cur, done, context_at))
+
+        pending = None
+        if overlap > 0 and early is not None and early.deliver(finish):
+            pending = early.future
+        else:
+            if early is not None:
+                early.abandon()
+            if overlap > 0:
+                pending = writer.submit(overlapped)
         try:
             products = gate()
         except BaseException as exc:
@@ -168,7 +275,7 @@ class TurnCommitter:
         handoff.set_result(products)
         committed = None
         if pending is not None:
-            with contextlib.suppress(_GateLate):
+            with contextlib.suppress(_GateLate, _Preempted):
                 committed = pending.result()
         if committed is None:  # the writer gave up on the gates (or never waited)
             if overlap > 0:
@@ -179,15 +286,30 @@ class TurnCommitter:
             )
         if self.memory is not None:  # the store has them now: so may the scoring cache
             if done.retrieval is not None:
-                self.memory.cache_retrieval_effects(done.retrieval, now)
-            cache_inclusions(self.memory, done.inclusions, now)
+                self.memory.cache_retrieval_effects(done.retrieval, context_at)
+            cache_inclusions(self.memory, done.inclusions, context_at)
         return committed
 
     def _write_all(
         self, cur: duckdb.DuckDBPyConnection, d: ActProducts, p: TurnProducts, now: datetime
     ) -> list[int]:
         """The whole turn, once the gates are done."""
-        return self._write_gated(cur, p, now, self._write_act(cur, d, now))
+        written = self._write_context(cur, d, d.context_at or now)
+        written.update(self._write_act(cur, d, now))
+        return self._write_gated(cur, p, now, written)
+
+    def _write_context(
+        self, cur: duckdb.DuckDBPyConnection, d: ActProducts, at: datetime
+    ) -> dict[str, Any]:
+        """The context's effects: inclusions, access statistics, co-access."""
+        if self.memory is not None:
+            cap = self.policy.weights.max_center
+            stats = MemoryStatUpdates(cap, self.policy.compaction.access.tau_days * 86400)
+            if d.retrieval is not None:
+                self.memory.retrieval_effects_in(cur, d.retrieval, at, stats)
+            record_inclusions(cur, d.turn_id, d.inclusions, at, self.memory, stats)
+            stats.write(cur)
+        return {}
 
     def _write_act(
         self, cur: duckdb.DuckDBPyConnection, d: ActProducts, now: datetime
@@ -208,13 +330,6 @@ class TurnCommitter:
             record["output_event_id"] = insert_events(
                 cur, self.store.writer.ids.take("events"), [reply]
             )[0]
-        if self.memory is not None:
-            cap = self.policy.weights.max_center
-            stats = MemoryStatUpdates(cap, self.policy.compaction.access.tau_days * 86400)
-            if d.retrieval is not None:
-                self.memory.retrieval_effects_in(cur, d.retrieval, now, stats)
-            record_inclusions(cur, d.turn_id, d.inclusions, now, self.memory, stats)
-            stats.write(cur)
         if d.gut is not None:
             Gut.insert(cur, d.turn_id, d.gut, now)
         return record

@@ -40,6 +40,8 @@ class EngineSection(Section):
     """How long the writer keeps a turn's transaction open for the exit gate: it writes
     the act's part while the gate runs. A slower gate (a remote embedder) has that part
     rolled back and the whole turn written after it; other writes never wait longer.
+    Above 0 the transaction also opens during the model call, with the context's
+    effects, and waits while the writer is idle (any other write ends that wait).
     0 writes every turn after its gates."""
     daemon: DaemonSection
     """The headless daemon and its control socket."""

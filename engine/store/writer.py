@@ -63,6 +63,8 @@ class Writer:
         self._jobs: queue.Queue[tuple[Job, Future[Any]] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._closed = False
+        self._arrival = threading.Condition()
+        """Notified when a job is queued or a held job's wait is over."""
         self._thread.start()
 
     def submit(self, job: Callable[[duckdb.DuckDBPyConnection], T]) -> Future[T]:
@@ -81,7 +83,32 @@ class Writer:
             raise RuntimeError("the store is closed")
         future: Future[T] = Future()
         self._jobs.put((job, future))
+        self._notify()
         return future
+
+    def hold(self, ready: Future[Any]) -> bool:
+        """Inside a job: keep its transaction open until ``ready`` is done, unless
+        another job is queued first (it must not wait behind a transaction that may
+        stay open for a whole model call).
+
+        Args:
+            ready: resolves when the holding job may go on.
+
+        Returns:
+            True when ``ready`` is done; False as soon as another job (or ``close``)
+            is queued: the holding job should give up, so its transaction rolls back.
+        """
+        ready.add_done_callback(lambda _: self._notify())
+        with self._arrival:
+            while not ready.done():
+                if not self._jobs.empty():
+                    return False
+                self._arrival.wait()
+        return True
+
+    def _notify(self) -> None:
+        with self._arrival:
+            self._arrival.notify_all()
 
     def run(self, job: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """Run a job in its own transaction and wait until it is committed.
@@ -105,6 +132,7 @@ class Writer:
             return
         self._closed = True
         self._jobs.put(None)
+        self._notify()
         self._thread.join()
         self._cur.close()
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from concurrent.futures import Future
 from datetime import timedelta
 from pathlib import Path
 
@@ -217,6 +219,55 @@ def test_failed_job_rolls_back_everything(tmp_path: Path, clock: FrozenClock) ->
             store.write(half_then_fail)
         assert log.count() == 1
         assert log.append(_event(clock)) == 2  # ids stay contiguous after a rollback
+
+
+def _held_insert(store: Store, ready: Future[None], outcome: list[bool]) -> Future[None]:
+    """A job that writes one event, then holds its transaction open for ``ready``."""
+    assert store.writer is not None
+    writer = store.writer
+
+    def job(cur: duckdb.DuckDBPyConnection) -> None:
+        cur.execute(
+            "INSERT INTO events (id, ts, type, source, payload) VALUES "
+            "(100, now(), 'system.tick', 'held', '{}')"
+        )
+        outcome.append(writer.hold(ready))
+        if not outcome[-1]:
+            raise RuntimeError("preempted")
+
+    return writer.submit(job)
+
+
+def _sources(store: Store) -> list[str]:
+    rows = store.reader().execute("SELECT source FROM events ORDER BY id").fetchall()
+    return [r[0] for r in rows]
+
+
+def test_a_held_transaction_commits_once_it_is_ready(tmp_path: Path, clock: FrozenClock) -> None:
+    with Store(tmp_path / "db.duckdb", clock=clock) as store:
+        ready: Future[None] = Future()
+        outcome: list[bool] = []
+        held = _held_insert(store, ready, outcome)
+        time.sleep(0.2)
+        assert not held.done() and _sources(store) == []  # open, not visible
+        ready.set_result(None)
+        held.result(5)
+        assert outcome == [True] and _sources(store) == ["held"]
+
+
+def test_a_queued_job_preempts_a_held_transaction(tmp_path: Path, clock: FrozenClock) -> None:
+    with Store(tmp_path / "db.duckdb", clock=clock) as store:
+        ready: Future[None] = Future()  # never resolved: only the other job ends the hold
+        outcome: list[bool] = []
+        held = _held_insert(store, ready, outcome)
+        time.sleep(0.2)
+        started = time.monotonic()
+        EventLog(store).append(_event(clock))  # waits for the held job to give up
+        assert time.monotonic() - started < 2
+        with pytest.raises(RuntimeError, match="preempted"):
+            held.result(5)
+        assert outcome == [False]
+        assert _sources(store) == ["operator"]  # the held insert was rolled back
 
 
 def test_concurrent_appends_from_threads(tmp_path: Path, clock: FrozenClock) -> None:

@@ -1,7 +1,8 @@
-"""The turn commit writes the act's part while the gates run, as one transaction that
-nothing else shares: a failed gate leaves no trace of the turn (in the store or the
-scoring cache), and a slow one holds other writers back no longer than
-``engine.commit_overlap_seconds`` before the turn is written after it."""
+"""The turn commit writes the context's part during the model call and the act's
+part while the gates run, as one transaction that nothing else shares: a failed gate
+leaves no trace of the turn (in the store or the scoring cache), a slow one holds
+other writers back no longer than ``engine.commit_overlap_seconds``, and any other
+writer's job ends the early part's wait (it is written again, once)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ from engine.memory.records import NewMemory
 from engine.memory.scoring_load import cached_memory
 from engine.models import EventType, NewEvent
 from engine.pipeline.act import ActResult
+from engine.pipeline.context import AssembledContext
 from engine.pipeline.inclusions import Inclusion
-from engine.pipeline.turn_commit import ActProducts, TurnProducts
+from engine.pipeline.turn_commit import ActProducts, EarlyPart, TurnProducts
 from engine.store.events import insert_events
 
 
@@ -163,3 +165,55 @@ def test_a_failed_gate_leaves_no_trace_of_the_turn(engine: Engine) -> None:
     }
     assert after["turn"][0] == "running"  # recovery marks it interrupted at the next start
     assert _cached(engine, memory_id) == cached
+
+
+def _begin(engine: Engine, turn_id: int, memory_id: int) -> EarlyPart:
+    """The turn's transaction opened with its context's effects, as while the model runs."""
+    context = AssembledContext([], _done(turn_id, memory_id).inclusions, {}, [])
+    return engine.turns.mind.committer.begin(turn_id, context, engine.clock.now())
+
+
+def _commit_early(engine: Engine, turn_id: int, memory_id: int, early: EarlyPart) -> Any:
+    return engine.turns.mind.committer.commit(
+        _done(turn_id, memory_id), lambda: _products(turn_id), engine.clock.now(), 5.0, early
+    )
+
+
+def test_the_context_part_is_written_early_in_the_turns_transaction(engine: Engine) -> None:
+    turn_id, memory_id = _open_turn(engine)
+    before, cached = _state(engine, memory_id), _cached(engine, memory_id)
+    early = _begin(engine, turn_id, memory_id)
+    time.sleep(0.2)  # the model generates: the part is written, open and unseen
+    assert not early.future.done()
+    assert _state(engine, memory_id) == before and _cached(engine, memory_id) == cached
+    _commit_early(engine, turn_id, memory_id, early)
+    assert early.future.done() and early.future.exception() is None  # it carried the turn
+    _assert_committed(engine, memory_id, before)
+
+
+def test_another_writer_ends_the_early_wait_and_the_turn_is_written_once(
+    engine: Engine,
+) -> None:
+    turn_id, memory_id = _open_turn(engine)
+    before = _state(engine, memory_id)
+    early = _begin(engine, turn_id, memory_id)
+    time.sleep(0.2)
+    _note(engine)  # e.g. an input arriving while the model generates
+    time.sleep(0.2)
+    assert early.future.done()  # gave up at once: the note did not wait for the model
+    seen = _state(engine, memory_id)
+    assert seen["notes"] == 1 and seen["inclusions"] == before["inclusions"]
+    _commit_early(engine, turn_id, memory_id, early)
+    _assert_committed(engine, memory_id, before)  # inclusions and statistics once
+
+
+def test_an_abandoned_early_part_leaves_nothing(engine: Engine) -> None:
+    turn_id, memory_id = _open_turn(engine)
+    before = _state(engine, memory_id)
+    early = _begin(engine, turn_id, memory_id)
+    time.sleep(0.1)
+    early.abandon()  # the turn failed before its commit
+    with pytest.raises(Exception) as failed:
+        early.future.result(5)
+    assert type(failed.value).__name__ == "_Abandoned"  # rolled back on purpose
+    assert _state(engine, memory_id) == before
