@@ -116,17 +116,17 @@ def run_daemon(
     config = loaded.policy.engine.daemon
     pidfile = PidFile(data_dir.pid_path)
     pidfile.acquire()
-    stop = threading.Event()
+    received: list[signal.Signals] = []
+    woken = threading.Event()
 
-    def handle(signum: int, _frame: FrameType | None) -> None:
-        log.info("daemon.signal", signal=signal.Signals(signum).name)
-        stop.set()
+    def note(signum: int, _frame: FrameType | None) -> None:
+        # no logging here: the handler may interrupt the main thread inside a log
+        # write, and the file's buffer refuses the reentrant call (the line is lost)
+        received.append(signal.Signals(signum))
+        woken.set()
 
-    def hang_up(signum: int, _frame: FrameType | None) -> None:
-        log.info("daemon.hangup_ignored", hint="stop it with SIGTERM or SIGINT")
-
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
-    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, hang_up)  # outlive the terminal
+    handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # SIGHUP: outlive the terminal
+    previous = {sig: signal.signal(sig, note) for sig in handled}
     try:
         with _stdio_to(data_dir.logs_dir / "daemon.stderr.log", detach_stdio):
             configure_file_logging(data_dir.logs_dir / "daemon.log", settings.log_level)
@@ -164,7 +164,7 @@ def run_daemon(
                     log.info("daemon.ready", socket=str(data_dir.socket_path))
                     if on_ready is not None:
                         on_ready()
-                    stop.wait()
+                    _wait_for_stop(received, woken)
                     log.info("daemon.stopping", drain_seconds=config.drain_seconds)
                     server.stop_accepting()
                     engine.stop(config.drain_seconds)  # finish or checkpoint the turn in flight
@@ -181,6 +181,21 @@ def run_daemon(
         data_dir.socket_path.unlink(missing_ok=True)
         pidfile.release()
     return 0
+
+
+def _wait_for_stop(received: list[signal.Signals], woken: threading.Event) -> None:
+    """Block until SIGTERM or SIGINT arrives, logging each signal as it comes (SIGHUP
+    is logged and ignored). The handler only records them: logging happens here."""
+    while True:
+        woken.wait()
+        woken.clear()
+        while received:
+            sig = received.pop(0)
+            if sig == signal.SIGHUP:
+                log.info("daemon.hangup_ignored", hint="stop it with SIGTERM or SIGINT")
+                continue
+            log.info("daemon.signal", signal=sig.name)
+            return
 
 
 def _mark(engine: Any, clock: Clock, phase: str, **payload: Any) -> None:

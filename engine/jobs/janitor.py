@@ -13,6 +13,7 @@ the run's detail (``states``)::
   (``compaction.interval_minutes``), a previous GC was cut short by the action
   budget, or the run is manual. A group whose summary is invalid is aborted and
   the next one is tried; when the provider fails, the remaining groups are aborted.
+  First, the turns' co-access log is folded into ``co_access``.
 * **report** (after GC, so it carries this run's compaction results) when
   ``janitor.report_interval_minutes`` has passed since the last
   report and the window holds something, or always on a manual run
@@ -46,6 +47,7 @@ from engine.jobs.janitor_window import (
     store_proposals,
 )
 from engine.jobs.state import read_state, update_state
+from engine.memory.retrieval_effects import fold_co_access
 from engine.models import EventType, NewEvent
 from engine.policy import Policy
 from engine.store.events import insert_events
@@ -121,7 +123,8 @@ class JanitorJob:
             ctx: the job's context (``memory`` is needed for GC, ``provider`` for summaries).
 
         Returns:
-            The run's detail: ``states``, ``aggregate``, ``gc``, ``report``, ``actions``.
+            The run's detail: ``states``, ``aggregate``, ``gc``, ``report``, ``actions``,
+            and ``co_access_folded`` (co-access log rows folded when GC was due).
 
         Raises:
             SkipRun: the janitor is disabled by the policy.
@@ -168,7 +171,8 @@ class JanitorJob:
         channel = self._channel(ctx)
         reserve = 1 if report_due and channel is not None else 0
         gc_note: str | None = None
-        if self._gc_due(ctx, state):
+        gc_due = self._gc_due(ctx, state)
+        if gc_due:
             limit = max(0, budget - reserve)
             gc = run_gc(ctx, limit, detail["states"])
             detail["gc"] = gc
@@ -178,6 +182,10 @@ class JanitorJob:
             state["last_gc_at"] = now.isoformat()
             state["gc_backlog"] = bool(gc.get("backlog"))
         self._save(ctx, state, window)
+        if gc_due:  # after the save: a failed fold costs no progress
+            # the turns' co-access log joins the folded table (start-up does it too):
+            # a daemon that runs for months keeps its log, and the view's work, small
+            detail["co_access_folded"] = ctx.store.write(fold_co_access)
 
         has_news = window["events_seen"] or window["gc_groups_planned"] or window["proposals"]
         if report_due and (has_news or ctx.trigger == "manual"):

@@ -108,6 +108,9 @@ class TurnRunner:
         self.transcripts = TranscriptCache(store)
         """The working transcripts, kept up to date as turns commit."""
         self._turn_ids = TurnIds(store)
+        self._opening_failed = False
+        """The last turn's opening failed: the next one waits for its own before the
+        model call (a broken store must not cost a model call per retry)."""
         self._stages = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cephalon-stage")
         self.system_prompt = (PROMPTS / "system.md").read_text(encoding="utf-8").strip()
 
@@ -258,6 +261,9 @@ class TurnRunner:
             opening.emit(inclusions_signal(assembled.inclusions, text, self.clock.now(), turn_id))
             context_at = self.clock.now()
             opening.start()  # beside the model call, not the context
+            if self._opening_failed:
+                stage = "open"
+                opening.wait()
             if self.policy.engine.commit_overlap_seconds > 0:  # the context's effects too
                 early = self.mind.committer.begin(turn_id, assembled, context_at)
             gut_job = self._start_gut(assembled, transcript, text, opening)
@@ -283,6 +289,10 @@ class TurnRunner:
                 EngineError(ts=self.clock.now(), turn_id=turn_id, stage=stage, error=error)
             )
             act = ActResult(output=None, stop_reason="error", error=error)
+        except BaseException:  # interrupted: the writer must not go on holding the part
+            if early is not None:
+                early.abandon()
+            raise
 
         def gate() -> TurnProducts:  # runs while the writer stores what the act produced
             t0 = time.perf_counter()
@@ -299,6 +309,7 @@ class TurnRunner:
         try:
             opening.wait()
         except Exception as exc:
+            self._opening_failed = True
             if early is not None:
                 early.abandon()
             error = f"open: {type(exc).__name__}: {exc}"
@@ -306,6 +317,7 @@ class TurnRunner:
                 EngineError(ts=self.clock.now(), turn_id=turn_id, stage="open", error=error)
             )
             raise
+        self._opening_failed = False
         done = ActProducts.of(turn_id, act, candidate.channel_id, assembled, reading, context_at)
         t0 = time.perf_counter()
         products, memory_ids = self.mind.committer.commit(

@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -134,7 +134,10 @@ class EarlyPart:
     """The writer job: resolves once the turn is committed, or raises when the part
     was rolled back (preempted, abandoned, or a failed statement)."""
     rest: Future[_Finish]
-    """Resolves to the rest of the turn (or to why it will not come)."""
+    """Resolves to the rest of the turn, or to why it will not come; whoever sets it
+    first (the turn delivering, the writer giving up) decides."""
+    context_at: datetime
+    """The time the part's context effects carry (the commit's cache update uses it)."""
 
     def deliver(self, finish: _Finish) -> bool:
         """Hand the writer the rest of the turn.
@@ -142,14 +145,17 @@ class EarlyPart:
         Returns:
             False when the part is no longer waiting (preempted or failed already).
         """
-        if self.future.done() or self.rest.done():
+        if self.future.done():
             return False
-        self.rest.set_result(finish)
+        try:
+            self.rest.set_result(finish)
+        except InvalidStateError:  # the writer gave up first
+            return False
         return True
 
     def abandon(self) -> None:
-        """Roll the part back (the turn failed before its commit)."""
-        if not self.rest.done():
+        """Roll the part back (the turn failed before its commit; no-op after it)."""
+        with contextlib.suppress(InvalidStateError):
             self.rest.set_exception(_Abandoned())
 
 
@@ -196,10 +202,11 @@ class TurnCommitter:
         def early(cur: duckdb.DuckDBPyConnection) -> tuple[TurnProducts, list[int]]:
             written = self._write_context(cur, effects, context_at)
             if not writer.hold(rest):
-                raise _Preempted
-            return rest.result()(cur, written)  # _Abandoned: rolled back
+                with contextlib.suppress(InvalidStateError):  # else the rest just came
+                    rest.set_exception(_Preempted())
+            return rest.result()(cur, written)  # _Preempted, _Abandoned: rolled back
 
-        return EarlyPart(writer.submit(early), rest)
+        return EarlyPart(writer.submit(early), rest, context_at)
 
     def commit(
         self,
@@ -241,7 +248,7 @@ class TurnCommitter:
         writer = self.store.writer
         assert writer is not None
         handoff: Future[TurnProducts] = Future()
-        context_at = done.context_at or now
+        context_at = early.context_at if early is not None else (done.context_at or now)
 
         def finish(
             cur: duckdb.DuckDBPyConnection, written: dict[str, Any]
@@ -282,7 +289,7 @@ class TurnCommitter:
                 log.info("commit.after_gates", turn=done.turn_id, overlap_s=overlap)
             committed = (
                 products,
-                self.store.write(lambda cur: self._write_all(cur, done, products, now)),
+                self.store.write(lambda cur: self._write_all(cur, done, products, now, context_at)),
             )
         if self.memory is not None:  # the store has them now: so may the scoring cache
             if done.retrieval is not None:
@@ -291,10 +298,15 @@ class TurnCommitter:
         return committed
 
     def _write_all(
-        self, cur: duckdb.DuckDBPyConnection, d: ActProducts, p: TurnProducts, now: datetime
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        d: ActProducts,
+        p: TurnProducts,
+        now: datetime,
+        context_at: datetime,
     ) -> list[int]:
         """The whole turn, once the gates are done."""
-        written = self._write_context(cur, d, d.context_at or now)
+        written = self._write_context(cur, d, context_at)
         written.update(self._write_act(cur, d, now))
         return self._write_gated(cur, p, now, written)
 

@@ -37,8 +37,9 @@ __all__ = ["TurnIds", "TurnOpening"]
 
 class TurnIds:
     """Hands out turn ids. The turn runner is the only writer of ``turns`` rows, so a
-    counter seeded from the table's maximum is enough (an id whose opening failed is
-    skipped, never reused)."""
+    counter seeded from the table's maximum is enough. After a failed opening the
+    counter is re-read, so the next turn may get the failed one's id (it has no row:
+    its signals never went out)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store

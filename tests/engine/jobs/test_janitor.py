@@ -235,3 +235,27 @@ def test_a_disabled_janitor_is_skipped(
     run = scheduler.run_now("janitor")
     assert run.status == "skipped" and "janitor.enabled" in (run.error or "")
     assert q(store, "SELECT count(*) FROM event_fingerprints") == 0
+
+
+def test_gc_time_folds_the_turns_co_access_log(
+    memory_world: Callable[..., Any], tmp_path: Path, policy: Policy
+) -> None:
+    w = open_world(
+        memory_world, tmp_path, policy, None, "fold", bot_families=1, per_family=5, humans=5
+    )
+    scheduler, store, clock = w.scheduler, w.store, w.clock
+    assert tick(scheduler, store).status == "ok"
+    counts = "SELECT a, b, count FROM co_access_counts ORDER BY a, b"
+    store.write(
+        lambda cur: cur.execute(
+            "INSERT INTO co_access_log VALUES (1, 2, now()), (1, 2, now()), (2, 3, now())"
+        )
+    )
+    before = store.reader().execute(counts).fetchall()
+    assert before == [(1, 2, 2), (2, 3, 1)]
+    clock.advance(15 * DAY)  # GC is due
+    run = scheduler.run_now("janitor")
+    assert run.status == "ok", run.error
+    assert run.detail["co_access_folded"] == 3
+    assert q(store, "SELECT count(*) FROM co_access_log") == 0
+    assert store.reader().execute(counts).fetchall() == before  # the same counts, folded
