@@ -122,7 +122,7 @@ class ActProducts:
         )
 
 
-_Finish = Callable[[duckdb.DuckDBPyConnection, dict[str, Any]], tuple[TurnProducts, list[int]]]
+_Finish = Callable[[duckdb.DuckDBPyConnection], tuple[TurnProducts, list[int]]]
 
 
 @dataclass
@@ -189,22 +189,14 @@ class TurnCommitter:
         """
         writer = self.store.writer
         assert writer is not None
-        effects = ActProducts(
-            turn_id,
-            ActResult(output=None, stop_reason="pending"),
-            None,
-            assembled.inclusions,
-            assembled.retrieval,
-            context_at=context_at,
-        )
         rest: Future[_Finish] = Future()
 
         def early(cur: duckdb.DuckDBPyConnection) -> tuple[TurnProducts, list[int]]:
-            written = self._write_context(cur, effects, context_at)
+            self._write_context(cur, turn_id, assembled.inclusions, assembled.retrieval, context_at)
             if not writer.hold(rest):
                 with contextlib.suppress(InvalidStateError):  # else the rest just came
                     rest.set_exception(_Preempted())
-            return rest.result()(cur, written)  # _Preempted, _Abandoned: rolled back
+            return rest.result()(cur)  # _Preempted, _Abandoned: rolled back
 
         return EarlyPart(writer.submit(early), rest, context_at)
 
@@ -250,10 +242,8 @@ class TurnCommitter:
         handoff: Future[TurnProducts] = Future()
         context_at = early.context_at if early is not None else (done.context_at or now)
 
-        def finish(
-            cur: duckdb.DuckDBPyConnection, written: dict[str, Any]
-        ) -> tuple[TurnProducts, list[int]]:
-            written.update(self._write_act(cur, done, now))
+        def finish(cur: duckdb.DuckDBPyConnection) -> tuple[TurnProducts, list[int]]:
+            written = self._write_act(cur, done, now)
             try:
                 products = handoff.result(overlap)  # a failed gate raises: rolled back
             except FutureTimeout:
@@ -261,7 +251,8 @@ class TurnCommitter:
             return products, self._write_gated(cur, products, now, written)
 
         def overlapped(cur: duckdb.DuckDBPyConnection) -> tuple[TurnProducts, list[int]]:
-            return finish(cur, self._write_context(cur, done, context_at))
+            self._write_context(cur, done.turn_id, done.inclusions, done.retrieval, context_at)
+            return finish(cur)
 
         pending = None
         if overlap > 0 and early is not None and early.deliver(finish):
@@ -306,22 +297,25 @@ class TurnCommitter:
         context_at: datetime,
     ) -> list[int]:
         """The whole turn, once the gates are done."""
-        written = self._write_context(cur, d, context_at)
-        written.update(self._write_act(cur, d, now))
-        return self._write_gated(cur, p, now, written)
+        self._write_context(cur, d.turn_id, d.inclusions, d.retrieval, context_at)
+        return self._write_gated(cur, p, now, self._write_act(cur, d, now))
 
     def _write_context(
-        self, cur: duckdb.DuckDBPyConnection, d: ActProducts, at: datetime
-    ) -> dict[str, Any]:
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        turn_id: int,
+        inclusions: list[Inclusion],
+        retrieval: SearchResult | None,
+        at: datetime,
+    ) -> None:
         """The context's effects: inclusions, access statistics, co-access."""
         if self.memory is not None:
             cap = self.policy.weights.max_center
             stats = MemoryStatUpdates(cap, self.policy.compaction.access.tau_days * 86400)
-            if d.retrieval is not None:
-                self.memory.retrieval_effects_in(cur, d.retrieval, at, stats)
-            record_inclusions(cur, d.turn_id, d.inclusions, at, self.memory, stats)
+            if retrieval is not None:
+                self.memory.retrieval_effects_in(cur, retrieval, at, stats)
+            record_inclusions(cur, turn_id, inclusions, at, self.memory, stats)
             stats.write(cur)
-        return {}
 
     def _write_act(
         self, cur: duckdb.DuckDBPyConnection, d: ActProducts, now: datetime

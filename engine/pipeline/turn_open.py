@@ -91,8 +91,7 @@ class TurnOpening:
             now: the turn's start and the decision's time.
             ids: where ``turn_id`` came from (told to re-read after a failure).
             run_later: runs the release of held signals off the writer's thread
-                (observers must not run there); None: they go out at :meth:`wait`
-                or with the next signal after the commit.
+                (observers must not run there); None: they go out at :meth:`wait`.
         """
         self.store = store
         self.queue = queue
@@ -111,17 +110,11 @@ class TurnOpening:
     def emit(self, signal: Signal) -> None:
         """Send one of the turn's signals: now if the opening has committed, else
         once it does (in order); dropped if it never does."""
-        if self._held is not None and self._opened():
-            self._release()
         with self._lock:
             if self._held is not None:
                 self._held.append(signal)
                 return
         self.bus.emit(signal)
-
-    def _opened(self) -> bool:
-        future = self._future
-        return future is not None and future.done() and future.exception() is None
 
     def _release(self) -> None:
         with self._lock:  # emitted under the lock: a concurrent emit comes after these
